@@ -1,0 +1,154 @@
+"""Tables: ``sales`` (current state per order), ``order_history`` (every distinct
+event once) and ``consumer_offsets`` (what has been applied, per partition).
+
+Times are stored in UTC on both backends so that comparisons in SQL (the
+guarded upsert, SLA views) mean the same thing on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: event times must carry an offset")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Sale(Base):
+    """One row per order: its facts, current status and milestones."""
+
+    __tablename__ = "sales"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # facts from order-created; NULL while the creation has not arrived
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    customer_name: Mapped[str | None] = mapped_column(String(120))
+    product_sku: Mapped[str | None] = mapped_column(String(64))
+    product_name: Mapped[str | None] = mapped_column(String(120))
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    total_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    shipping_tier: Mapped[str | None] = mapped_column(String(16))
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    destination_region: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_event_id: Mapped[str | None] = mapped_column(String(36))
+    promised_delivery_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    awaiting_creation: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # the latest event by (status_at, status_rank, status_event_id)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    status_rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    status_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    status_event_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    # first time each milestone status was reached (event time)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    packed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    out_for_delivery_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lost_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    illegal_transitions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        Index(None, "status"),
+        Index(None, "created_at"),
+    )
+
+
+class OrderHistory(Base):
+    """Every distinct event once, with where it came from and whether it was legal."""
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    order_id: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey("sales.order_id", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+    )
+    event_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    status_rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    source_topic: Mapped[str | None] = mapped_column(String(255))
+    source_partition: Mapped[int | None] = mapped_column(Integer)
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
+    #: NULL while undecidable (no earlier event of the order is known yet)
+    legal: Mapped[bool | None] = mapped_column(Boolean)
+    #: the event as received (canonical JSON): sales is rebuilt from this alone
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (Index(None, "order_id", "occurred_at", "status_rank", "event_id"),)
+
+
+class ConsumerOffset(Base):
+    """Next offset to read per group and partition, written with the batch it covers."""
+
+    __tablename__ = "consumer_offsets"
+
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

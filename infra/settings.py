@@ -1,0 +1,89 @@
+"""Configuration: one frozen model read from ``SLA_`` environment variables.
+
+CLI flags override the environment (see ``cli.main``). Credentials are held as
+``SecretStr`` and masked whenever settings are printed or logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+#: librdkafka properties whose values are credentials (masked when shown).
+_SECRET_KEY_PARTS = ("password", "secret", "key", "token", "jaas")
+
+
+class Settings(BaseSettings):
+    """Everything a job needs to connect and run; invalid values fail at load."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLA_", frozen=True, extra="ignore", env_nested_delimiter="__"
+    )
+
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///sla.db"),
+        description="SQLAlchemy URL; default a SQLite file sla.db in the working directory.",
+    )
+    kafka_bootstrap_servers: str = Field(default="localhost:9092", min_length=1)
+    kafka_config: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Any other librdkafka property, e.g. sasl.password (JSON in SLA_KAFKA_CONFIG).",
+    )
+    topic_order_created: str = Field(default="order-created", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    topic_status_changed: str = Field(default="status-changed", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    topic_dlq: str = Field(default="pipeline-dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    consumer_group: str = Field(default="sla-pipeline", min_length=1)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    batch_wait_s: float = Field(default=0.5, gt=0, le=60)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_url(cls, value: SecretStr) -> SecretStr:
+        try:
+            make_url(value.get_secret_value())
+        except ArgumentError:
+            raise ValueError("not a valid SQLAlchemy database URL") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        """The two event topics, in the order order-created, status-changed."""
+        return (self.topic_order_created, self.topic_status_changed)
+
+    def database_url_value(self) -> str:
+        """The real database URL (credentials included): for connecting only."""
+        return self.database_url.get_secret_value()
+
+    def masked_database_url(self) -> str:
+        """The database URL with any password replaced by ``***``."""
+        return make_url(self.database_url_value()).render_as_string(hide_password=True)
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka configuration shared by every client (credentials included)."""
+        config = {"bootstrap.servers": self.kafka_bootstrap_servers}
+        config.update({k: v.get_secret_value() for k, v in self.kafka_config.items()})
+        return config
+
+    def describe(self) -> dict[str, str]:
+        """A printable view of the settings with every credential masked."""
+        shown: dict[str, str] = {
+            "database_url": self.masked_database_url(),
+            "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
+            "topics": ", ".join([*self.topics, self.topic_dlq]),
+            "consumer_group": self.consumer_group,
+        }
+        for key, value in self.kafka_config.items():
+            secret = any(part in key.lower() for part in _SECRET_KEY_PARTS)
+            shown[f"kafka.{key}"] = "***" if secret else value.get_secret_value()
+        return shown
