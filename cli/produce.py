@@ -2,41 +2,318 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+from confluent_kafka import KafkaException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.common import fail
+from cli.common import fail, get_settings
+from infra.kafka.admin import TopicAdminError, ensure_topics
+from infra.kafka.producer import DeliveryCounter, build_producer
+from producer.faults import RATE_NAMES, FaultConfig
+from producer.files import EventFileError, FileRecord, write_csv, write_jsonl
+from producer.publish import PublishResult, TopicNames, planned_messages, publish
+from producer.replay import RejectSink, replay
+from producer.simulation import DEFAULT_START, SimulationConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+JSONL_FILE = "events.jsonl"
+#: Below about this many events a progress bar is noise.
+PROGRESS_MIN = 10_000
+_MAX_REJECT_LINES = 20
 
 
-@click.command(
-    "generate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+def fault_options(func: F) -> F:
+    """The fault-injection knobs, all off by default."""
+    for name in reversed(RATE_NAMES):
+        flag = "--" + name.replace("_", "-")
+        func = click.option(
+            flag,
+            name,
+            type=click.FloatRange(0.0, 1.0),
+            default=0.0,
+            show_default=True,
+            help=f"Share of {_RATE_UNITS[name]} given this fault.",
+        )(func)
+    return func
+
+
+_RATE_UNITS = {
+    "duplicate_rate": "events sent twice (same bytes)",
+    "reorder_rate": "events swapped with their order's next event",
+    "late_rate": "events published hours after their event time",
+    "orphan_rate": "orders whose first status change precedes the creation",
+    "malformed_rate": "events followed by a malformed copy",
+    "illegal_rate": "orders given a status change the lifecycle forbids",
+    "oversized_rate": "events followed by an oversized copy",
+}
+
+
+def simulation_options(func: F) -> F:
+    func = click.option(
+        "--start",
+        default=None,
+        metavar="ISO-8601|now",
+        help=f"Event time of the first order, with offset [default {DEFAULT_START.isoformat()}].",
+    )(func)
+    func = click.option(
+        "--orders-per-hour",
+        type=click.FloatRange(0.001, 10_000_000),
+        default=60.0,
+        show_default=True,
+        help="Mean order arrival rate (it varies over the day).",
+    )(func)
+    func = click.option(
+        "--seed", type=click.IntRange(0), default=0, show_default=True, help="Random seed."
+    )(func)
+    return func
+
+
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return DEFAULT_START
+    if value.strip().lower() == "now":
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--start: {value!r} is not an ISO-8601 date-time")
+    if moment.tzinfo is None:
+        fail(f"--start: {value!r} needs a UTC offset, e.g. {value}+00:00")
+    return moment
+
+
+def _simulation(
+    orders: int | None, seed: int, start: str | None, per_hour: float
+) -> SimulationConfig:
+    try:
+        return SimulationConfig(
+            orders=orders, seed=seed, start=_parse_start(start), orders_per_hour=per_hour
+        )
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _faults(rates: dict[str, float]) -> FaultConfig:
+    try:
+        return FaultConfig.from_rates(rates)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def progress_bar(description: str, large: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar (messages so far) on stderr, only on a terminal and for large jobs."""
+    console = Console(stderr=True)
+    shown = console.is_terminal and large
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, disable=not shown) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done: bar.update(task, completed=done)
+
+
+@click.command("generate")
+@click.option("--orders", type=click.IntRange(1), required=True, help="How many orders.")
+@simulation_options
+@fault_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Output directory.",
 )
-def generate_command() -> None:
-    """Generate order events to CSV or JSONL files (not built yet)."""
-    fail("'generate' is not built yet in this version")
-
-
-@click.command(
-    "produce", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="csv: orders_new.csv + logistics_updates.csv; jsonl: events.jsonl (wire format).",
 )
-def produce_command() -> None:
-    """Publish simulated events live to Kafka (not built yet)."""
-    fail("'produce' is not built yet in this version")
+def generate_command(
+    orders: int,
+    seed: int,
+    start: str | None,
+    orders_per_hour: float,
+    out: Path,
+    file_format: str,
+    **rates: float,
+) -> None:
+    """Simulate orders and write their events to files (same seed, same bytes)."""
+    config = _simulation(orders, seed, start, orders_per_hour)
+    faults = _faults(rates)
+    messages = planned_messages(config, faults)
+    try:
+        with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
+            if file_format == "csv":
+                summary = write_csv(messages, out, advance)
+            else:
+                summary = write_jsonl(messages, out / JSONL_FILE, advance)
+    except OSError as exc:
+        fail(f"cannot write to {out}: {exc.strerror or exc}")
+    paths = ", ".join(str(p) for p in summary.paths)
+    click.echo(f"wrote {summary.written} events to {paths}")
+    if summary.skipped:
+        what = "malformed" if file_format == "csv" else "malformed (not line-safe)"
+        click.echo(f"skipped {summary.skipped} {what} messages that this format cannot hold")
 
 
-@click.command(
-    "replay", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+def _producer(ctx: click.Context) -> tuple[Any, DeliveryCounter, TopicNames]:
+    settings = get_settings(ctx)
+    counter = DeliveryCounter()
+    try:
+        producer = build_producer(settings.kafka_client_config(), counter)
+    except KafkaException as exc:
+        fail(f"invalid Kafka configuration: {exc.args[0]}")
+    return producer, counter, TopicNames.from_settings(settings)
+
+
+def _summary(result: PublishResult) -> None:
+    click.echo(
+        f"sent {result.delivered}, failed {result.failed}, attempted {result.attempted}, "
+        f"{result.rate:,.0f} msg/s over {result.elapsed_s:.2f} s"
+    )
+    for error in result.errors:
+        click.echo(f"delivery error: {error}", err=True)
+
+
+@click.command("produce")
+@click.option("--orders", type=click.IntRange(1), default=None, help="Publish this many orders.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Or publish an endless simulation for this long.",
 )
-def replay_command() -> None:
-    """Replay CSV or JSONL files into the topics (not built yet)."""
-    fail("'replay' is not built yet in this version")
-
-
-@click.command(
-    "topics", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    metavar="EVENTS_PER_S",
+    help="At most this many messages per second [default: as fast as possible].",
 )
+@simulation_options
+@fault_options
+@click.pass_context
+def produce_command(
+    ctx: click.Context,
+    /,
+    orders: int | None,
+    duration: float | None,
+    rate: float | None,
+    seed: int,
+    start: str | None,
+    orders_per_hour: float,
+    **rates: float,
+) -> None:
+    """Publish simulated events live, keyed by order id, timestamped with event time.
+
+    Exits non-zero if any message was not delivered.
+    """
+    if (orders is None) == (duration is None):
+        fail("give exactly one of --orders N or --duration SECONDS")
+    config = _simulation(orders, seed, start, orders_per_hour)
+    messages = planned_messages(config, _faults(rates))
+    producer, counter, topics = _producer(ctx)
+    with progress_bar("publishing") as advance:
+        result = publish(
+            messages, producer, counter, topics, rate=rate, duration_s=duration, progress=advance
+        )
+    _summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command("replay")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    metavar="FACTOR",
+    help="Keep event-time gaps, divided by FACTOR (3600: an hour per second).",
+)
+@click.option("--max-speed", is_flag=True, help="Send as fast as possible (the default).")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write rejected rows here [default: <file>.rejects next to each file].",
+)
+@click.pass_context
+def replay_command(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    speed: float | None,
+    max_speed: bool,
+    rejects: Path | None,
+) -> None:
+    """Replay CSV or JSONL files into the topics with their original event times.
+
+    Rows that are not valid events are not sent: each is reported with file and
+    line and written to a rejects file. Exits non-zero if a delivery failed.
+    """
+    if speed is not None and max_speed:
+        fail("give --speed or --max-speed, not both")
+    producer, counter, topics = _producer(ctx)
+    shown = 0
+
+    def report(record: FileRecord) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= _MAX_REJECT_LINES and record.error is not None:
+            click.echo(f"{record.path}:{record.line}: rejected: {record.error}", err=True)
+
+    try:
+        with RejectSink(rejects) as sink, progress_bar("replaying") as advance:
+            result = replay(
+                files, producer, counter, topics, sink,
+                speed=speed, progress=advance, on_reject=report,
+            )  # fmt: skip
+    except EventFileError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write rejects: {exc}")
+    _summary(result.published)
+    click.echo(f"read {result.rows} rows, rejected {result.rejected}")
+    for path in result.rejects_paths:
+        click.echo(f"rejects written to {path}")
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.group("topics")
 def topics_command() -> None:
-    """Create the pipeline topics (not built yet)."""
-    fail("'topics' is not built yet in this version")
+    """Manage the pipeline topics."""
+
+
+@topics_command.command("create")
+@click.option("--partitions", type=click.IntRange(1, 10_000), default=6, show_default=True)
+@click.option("--replication", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.pass_context
+def topics_create_command(ctx: click.Context, partitions: int, replication: int) -> None:
+    """Create order-created, status-changed and the dead-letter topic (existing ones are kept)."""
+    settings = get_settings(ctx)
+    names = [*settings.topics, settings.topic_dlq]
+    try:
+        outcome = ensure_topics(
+            settings.kafka_client_config(), names, partitions=partitions, replication=replication
+        )
+    except TopicAdminError as exc:
+        fail(str(exc))
+    except KafkaException as exc:
+        fail(f"invalid Kafka configuration: {exc.args[0]}")
+    for name in names:
+        click.echo(f"{name}: {outcome[name]}")
 
 
 COMMANDS: list[click.Command] = [generate_command, produce_command, replay_command, topics_command]

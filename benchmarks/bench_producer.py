@@ -1,0 +1,93 @@
+"""Producer throughput: generate to files, and publish to a real local broker.
+
+    .venv/bin/python benchmarks/bench_producer.py [--orders N]
+
+Uses the broker named by SLA_TEST_KAFKA_BOOTSTRAP, or starts a throwaway local
+one (infra.services.LocalKafka) and stops it at the end. The last line printed
+is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from infra.kafka.admin import ensure_topics
+from infra.kafka.producer import DeliveryCounter, build_producer
+from infra.services import LocalKafka
+from producer.faults import FaultConfig
+from producer.files import write_csv, write_jsonl
+from producer.publish import TopicNames, planned_messages, publish
+from producer.simulation import SimulationConfig
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    if external := os.environ.get("SLA_TEST_KAFKA_BOOTSTRAP"):
+        yield external
+        return
+    with LocalKafka() as kafka:
+        yield kafka.bootstrap
+
+
+def bench_generate(orders: int, directory: Path) -> dict[str, float]:
+    config = SimulationConfig(orders=orders, seed=1)
+    started = time.perf_counter()
+    csv_summary = write_csv(planned_messages(config, FaultConfig()), directory)
+    csv_s = time.perf_counter() - started
+    started = time.perf_counter()
+    jsonl_summary = write_jsonl(planned_messages(config, FaultConfig()), directory / "e.jsonl")
+    jsonl_s = time.perf_counter() - started
+    return {
+        "events": csv_summary.written,
+        "generate_csv_events_per_s": round(csv_summary.written / csv_s),
+        "generate_jsonl_events_per_s": round(jsonl_summary.written / jsonl_s),
+    }
+
+
+def bench_publish(bootstrap: str, orders: int) -> dict[str, float]:
+    run = uuid.uuid4().hex[:8]
+    topics = TopicNames(f"bench-created-{run}", f"bench-changed-{run}")
+    client = {"bootstrap.servers": bootstrap}
+    ensure_topics(client, [topics.order_created, topics.status_changed], partitions=6)
+    # pre-encoded: the timed loop is only produce() calls and delivery reports
+    messages = list(planned_messages(SimulationConfig(orders=orders, seed=2), FaultConfig()))
+    counter = DeliveryCounter()
+    producer = build_producer(client, counter)
+    warmup = DeliveryCounter()
+    warm = build_producer(client, warmup)
+    publish(messages[:1000], warm, warmup, topics)  # metadata, idempotent producer id
+    result = publish(messages, producer, counter, topics)
+    return {
+        "publish_events_per_s": round(result.delivered / result.elapsed_s),
+        "published": result.delivered,
+        "publish_failed": result.failed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=40_000, help="orders (~8 events each)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-producer-") as tmp:
+        figures = bench_generate(args.orders, Path(tmp))
+    print(f"generate: {figures}", flush=True)
+    figures["generate_events_per_s"] = min(
+        figures["generate_csv_events_per_s"], figures["generate_jsonl_events_per_s"]
+    )
+    with broker() as bootstrap:
+        published = bench_publish(bootstrap, args.orders)
+    print(f"publish: {published}", flush=True)
+    figures.update(published)
+    print(json.dumps(figures, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Kafka adapters: thin wrappers over confluent-kafka (producer tuning, topic admin)."""

@@ -1,0 +1,66 @@
+"""Topic administration: create the pipeline topics, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+#: Event times of simulated or replayed streams may run ahead of the broker's clock;
+#: Kafka 4 rejects timestamps more than an hour in the future unless the topic allows it.
+EVENT_TOPIC_CONFIG: Mapping[str, str] = {"message.timestamp.after.max.ms": str(2**63 - 1)}
+
+TopicOutcome = Literal["created", "exists"]
+
+
+class TopicAdminError(Exception):
+    """The broker refused or did not answer a topic request (not "already exists")."""
+
+
+def ensure_topics(
+    client_config: Mapping[str, str],
+    names: Iterable[str],
+    *,
+    partitions: int = 6,
+    replication: int = 1,
+    config: Mapping[str, str] | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, TopicOutcome]:
+    """Create each topic unless it exists; existing topics are left as they are.
+
+    Raises :class:`TopicAdminError` when the broker cannot be reached in ``timeout_s``
+    or refuses a topic for another reason (bad replication factor, authorization...).
+    """
+    admin = AdminClient({**client_config})
+    topic_config = dict(EVENT_TOPIC_CONFIG if config is None else config)
+    wanted = [
+        NewTopic(
+            name, num_partitions=partitions, replication_factor=replication, config=topic_config
+        )
+        for name in dict.fromkeys(names)
+    ]
+    try:
+        futures = admin.create_topics(
+            wanted, operation_timeout=timeout_s, request_timeout=timeout_s
+        )
+    except KafkaException as exc:
+        raise TopicAdminError(f"cannot create topics: {exc.args[0]}") from None
+    outcome: dict[str, TopicOutcome] = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            outcome[name] = "created"
+        except KafkaException as exc:
+            error = exc.args[0]
+            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                outcome[name] = "exists"
+            else:
+                raise TopicAdminError(f"topic {name!r}: {error}") from None
+        except TimeoutError:
+            raise TopicAdminError(
+                f"topic {name!r}: no answer from the broker in {timeout_s:g}s"
+            ) from None
+    return outcome

@@ -1,0 +1,154 @@
+"""Publishing: simulated or replayed messages onto the two event topics.
+
+Every message is keyed by order id (so one order stays on one partition) and
+carries its event time as the Kafka timestamp. Delivery reports are counted;
+the caller decides what a failure means (the CLI exits non-zero).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from confluent_kafka import Producer
+
+from domain.events import Event
+from infra.kafka.producer import DeliveryCounter, drain, send
+from infra.settings import Settings
+from producer.faults import FaultConfig, inject_faults
+from producer.messages import OutgoingMessage, TopicKind, message_for
+from producer.simulation import SimulationConfig, iter_events
+
+Progress = Callable[[int], None]
+
+#: An endless simulation is faulted in chunks of this many events (bounded memory).
+LIVE_CHUNK_EVENTS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Where each kind of event goes."""
+
+    order_created: str = "order-created"
+    status_changed: str = "status-changed"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        return cls(settings.topic_order_created, settings.topic_status_changed)
+
+    def for_kind(self, kind: TopicKind) -> str:
+        return self.order_created if kind == "order-created" else self.status_changed
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """Counts of one publishing run. ``failed`` includes messages never confirmed in time."""
+
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.delivered == self.attempted
+
+    @property
+    def rate(self) -> float:
+        """Delivered messages per second of wall time."""
+        return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def planned_messages(config: SimulationConfig, faults: FaultConfig) -> Iterator[OutgoingMessage]:
+    """The messages of a simulation in publish order (the same ones ``generate`` writes).
+
+    A finite simulation is faulted as a whole; an endless one (``orders=None``) in
+    chunks of :data:`LIVE_CHUNK_EVENTS` events, each with its own derived seed.
+    """
+    events = iter_events(config)
+    if not faults.any:
+        return (message_for(event) for event in events)
+    if config.orders is not None:
+        return iter(inject_faults(events, faults, config.seed).messages)
+    return _chunked(events, faults, config.seed)
+
+
+def _chunked(events: Iterator[Event], faults: FaultConfig, seed: int) -> Iterator[OutgoingMessage]:
+    for number in itertools.count():
+        chunk = list(itertools.islice(events, LIVE_CHUNK_EVENTS))
+        if not chunk:
+            return
+        yield from inject_faults(chunk, faults, seed * 1_000_003 + number).messages
+
+
+def publish(
+    messages: Iterable[OutgoingMessage],
+    producer: Producer,
+    counter: DeliveryCounter,
+    topics: TopicNames,
+    *,
+    rate: float | None = None,
+    speed: float | None = None,
+    duration_s: float | None = None,
+    progress: Progress | None = None,
+    flush_timeout_s: float = 60.0,
+) -> PublishResult:
+    """Send ``messages`` in order and wait for their delivery reports.
+
+    ``rate``: at most that many messages per second. ``speed``: keep the gaps between
+    event times, divided by ``speed``. ``duration_s``: stop sending after that long.
+    Broker errors are counted in the result, never raised.
+    """
+    start = time.monotonic()
+    deadline = None if duration_s is None else start + duration_s
+    paced = rate is not None or speed is not None or deadline is not None
+    first_ts: int | None = None
+    attempted = 0
+    poll = producer.poll
+    produce = producer.produce
+    topic_of = {"order-created": topics.order_created, "status-changed": topics.status_changed}
+    for message in messages:
+        if paced:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            due = now
+            if rate is not None:
+                due = start + attempted / rate
+            elif speed is not None:
+                first_ts = message.timestamp_ms if first_ts is None else first_ts
+                due = start + (message.timestamp_ms - first_ts) / 1000.0 / speed
+            if deadline is not None:
+                due = min(due, deadline)
+            while due > now:  # wait, serving delivery reports meanwhile
+                poll(min(0.05, due - now))
+                now = time.monotonic()
+        try:
+            produce(
+                topic_of[message.topic_kind], message.value, message.key,
+                timestamp=message.timestamp_ms,
+            )  # fmt: skip
+        except BufferError:  # local queue full: serve reports until there is room
+            send(producer, topic_of[message.topic_kind], message.key, message.value,
+                 message.timestamp_ms)  # fmt: skip
+        attempted += 1
+        if attempted & 1023 == 0:
+            poll(0)
+            if progress is not None:
+                progress(attempted)
+    undelivered = drain(producer, flush_timeout_s)
+    if progress is not None:
+        progress(attempted)
+    errors = list(counter.errors)
+    if undelivered:
+        errors.append(f"{undelivered} messages not confirmed within {flush_timeout_s:g}s")
+    return PublishResult(
+        attempted=attempted,
+        delivered=counter.delivered,
+        failed=counter.failed + undelivered,
+        elapsed_s=time.monotonic() - start,
+        errors=errors,
+    )

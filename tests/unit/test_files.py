@@ -1,0 +1,107 @@
+"""CSV and JSONL files: byte-identical per seed, faithful round trips, no silent skips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from domain.codec import RejectReason, encode_event
+from producer.faults import FaultConfig
+from producer.files import (
+    ORDERS_FILE,
+    UPDATES_FILE,
+    EventFileError,
+    jsonl_line_safe,
+    read_event_files,
+    write_csv,
+    write_jsonl,
+)
+from producer.publish import planned_messages
+from producer.simulation import SimulationConfig
+
+FAULTS = FaultConfig(0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01)
+
+
+def _generate(out: Path, *args: str) -> None:
+    result = CliRunner().invoke(cli, ["generate", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+def test_same_seed_gives_byte_identical_files(tmp_path: Path, file_format: str) -> None:
+    args = ["--orders", "300", "--seed", "4", "--format", file_format, "--duplicate-rate", "0.05"]
+    args += ["--malformed-rate", "0.05", "--late-rate", "0.05"]
+    _generate(tmp_path / "a", *args)
+    _generate(tmp_path / "b", *args)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_csv_round_trip_gives_the_same_events_in_publish_order(tmp_path: Path) -> None:
+    messages = list(planned_messages(SimulationConfig(orders=400, seed=8), FAULTS))
+    summary = write_csv(messages, tmp_path)
+    records = list(read_event_files([tmp_path / UPDATES_FILE, tmp_path / ORDERS_FILE]))
+    assert all(r.error is None for r in records)
+    expected = [m.value for m in messages if m.event is not None]
+    assert [encode_event(r.event) for r in records if r.event] == expected
+    assert summary.written == len(expected)
+    assert summary.skipped == len(messages) - len(expected)
+
+
+def test_jsonl_round_trip_keeps_malformed_lines(tmp_path: Path) -> None:
+    messages = list(planned_messages(SimulationConfig(orders=400, seed=9), FAULTS))
+    path = tmp_path / "events.jsonl"
+    summary = write_jsonl(messages, path)
+    kept = [m for m in messages if jsonl_line_safe(m)]
+    records = list(read_event_files([path]))
+    assert [r.raw for r in records] == [m.value for m in kept]
+    for record, message in zip(records, kept, strict=True):
+        if message.expected_reason is None:
+            assert record.event == message.event
+        else:
+            assert record.error is not None and record.error.reason is message.expected_reason
+    assert summary.skipped == len(messages) - len(kept)
+    assert summary.skipped == sum(m.expected_reason is RejectReason.KEY_MISMATCH for m in messages)
+
+
+def test_bad_rows_are_reported_with_line_and_reading_goes_on(tmp_path: Path) -> None:
+    messages = list(planned_messages(SimulationConfig(orders=20, seed=1), FaultConfig()))
+    write_csv(messages, tmp_path)
+    path = tmp_path / UPDATES_FILE
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace(",approved", ",teleported")
+    lines[4] = "not,enough,fields"
+    lines[6] = lines[6].replace(",1,ORD", ",x,ORD")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = list(read_event_files([path]))
+    assert len(records) == len(lines) - 1
+    bad = {r.line: r.error.reason for r in records if r.error is not None}
+    assert bad == {
+        3: RejectReason.UNKNOWN_STATUS,
+        5: RejectReason.INVALID_FIELD,
+        7: RejectReason.UNSUPPORTED_SCHEMA_VERSION,
+    }
+    assert records[1].raw.decode() == lines[2]
+
+
+def test_unknown_files_fail_loudly(tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(EventFileError):
+        read_event_files([other])
+    with pytest.raises(EventFileError):
+        read_event_files([tmp_path / "missing.jsonl"])
+
+
+def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate", "--orders", "5", "--start", "2025-01-01T00:00", "--out", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert "UTC offset" in result.output
+    assert "Traceback" not in result.output
