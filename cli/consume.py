@@ -2,37 +2,206 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
 
-from cli.common import fail
+from cli.common import fail, get_settings
+from cli.dlq import dlq_group
+from consumer.embedded import IngestReport, RejectedRow, from_messages, from_records, ingest_events
+from consumer.errors import InfrastructureError
+from consumer.metrics import ConsumerMetrics
+from consumer.shutdown import StopFlag
+from infra import bootstrap
+
+log = logging.getLogger("sla_pipeline.consume")
 
 
-@click.command(
-    "consume", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+@contextmanager
+def _infrastructure() -> Iterator[None]:
+    try:
+        yield
+    except InfrastructureError as error:
+        fail(str(error))
+
+
+@click.command("consume")
+@click.option(
+    "--until-idle",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Exit after this long with nothing to read.",
 )
-def consume_command() -> None:
-    """Run a consumer-group worker: Kafka to the database (not built yet)."""
-    fail("'consume' is not built yet in this version")
-
-
-@click.command(
-    "ingest", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+@click.option(
+    "--max-events", type=click.IntRange(min=1), metavar="N", help="Exit after reading N messages."
 )
-def ingest_command() -> None:
-    """Apply CSV or JSONL files to the database with no broker (not built yet)."""
-    fail("'ingest' is not built yet in this version")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 100_000), help="Messages per batch [env SLA_BATCH_SIZE]."
+)
+@click.option(
+    "--batch-wait",
+    type=click.FloatRange(0.001, 60),
+    metavar="SECONDS",
+    help="Longest wait to fill a batch [env SLA_BATCH_WAIT_S].",
+)
+@click.option("--group", help="Consumer group [env SLA_CONSUMER_GROUP].")
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus /metrics on this port."
+)
+@click.option(
+    "--metrics-addr", default="127.0.0.1", show_default=True, help="Address for --metrics-port."
+)
+@click.option(
+    "--seek-to-database/--no-seek-to-database",
+    default=True,
+    show_default=True,
+    help="On assignment, start at the database's offset when it is ahead of Kafka's.",
+)
+@click.pass_context
+def consume_command(
+    ctx: click.Context,
+    until_idle: float | None,
+    max_events: int | None,
+    batch_size: int | None,
+    batch_wait: float | None,
+    group: str | None,
+    metrics_port: int | None,
+    metrics_addr: str,
+    seek_to_database: bool,
+) -> None:
+    """Run a consumer-group worker: Kafka to the database until stopped.
+
+    SIGTERM or Ctrl-C finishes the batch in hand, commits and leaves the group.
+    Scale out by starting more workers with the same group.
+    """
+    updates = {"batch_size": batch_size, "batch_wait_s": batch_wait, "consumer_group": group}
+    settings = get_settings(ctx).model_copy(update={k: v for k, v in updates.items() if v})
+    metrics = ConsumerMetrics()
+    if metrics_port is not None:
+        try:
+            metrics.serve(metrics_port, metrics_addr)
+        except OSError as error:
+            fail(f"cannot serve metrics on {metrics_addr}:{metrics_port}: {error}")
+    with _infrastructure(), StopFlag() as stop:
+        engine = bootstrap.migrated_engine(settings)
+        worker = bootstrap.build_worker(
+            settings,
+            engine,
+            until_idle_s=until_idle,
+            max_events=max_events,
+            metrics=metrics,
+            stop=stop,
+            seek_to_database=seek_to_database,
+        )
+        summary = worker.run()
+        engine.dispose()
+    click.echo(
+        f"consumed {summary.consumed} messages in {summary.batches} batches: "
+        f"{summary.outcome.applied} applied, {summary.outcome.duplicates} duplicates, "
+        f"{summary.dead_lettered} dead-lettered ({summary.stopped_by})"
+    )
 
 
-@click.command("demo", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def demo_command() -> None:
-    """Generate, ingest into SQLite and summarise SLAs, with no broker (not built yet)."""
-    fail("'demo' is not built yet in this version")
+@click.command("ingest")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("rejects.jsonl"),
+    show_default=True,
+    help="Where invalid rows are written (JSONL).",
+)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), help="Events per transaction.")
+@click.pass_context
+def ingest_command(
+    ctx: click.Context, files: tuple[Path, ...], rejects_path: Path, batch_size: int | None
+) -> None:
+    """Apply CSV or JSONL event files to the database, with no broker.
+
+    Invalid rows are counted, reported as file:line and written to --rejects.
+    """
+    from producer.files import read_event_files
+
+    settings = get_settings(ctx)
+    with _infrastructure(), rejects_path.open("w", encoding="utf-8") as rejects:
+        engine = bootstrap.migrated_engine(settings)
+
+        def on_reject(row: RejectedRow) -> None:
+            click.echo(f"{row.where}: rejected ({row.reason.value}): {row.detail}", err=True)
+            rejects.write(_reject_json(row) + "\n")
+
+        report = ingest_events(
+            from_records(read_event_files(list(files))),
+            bootstrap.unit_of_work_factory(engine),
+            batch_size=batch_size or settings.batch_size,
+            on_reject=on_reject,
+        )
+        engine.dispose()
+    _echo_report(report)
+    if report.rejected_total:
+        click.echo(f"{report.rejected_total} rejected rows written to {rejects_path}")
 
 
-@click.command("dlq", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def dlq_command() -> None:
-    """Inspect and redrive the dead-letter topic (not built yet)."""
-    fail("'dlq' is not built yet in this version")
+def _reject_json(row: RejectedRow) -> str:
+    return json.dumps(
+        {
+            "where": row.where,
+            "reason": row.reason.value,
+            "error": row.detail,
+            "raw": row.raw.decode("utf-8", "replace"),
+        }
+    )
 
 
-COMMANDS: list[click.Command] = [consume_command, ingest_command, demo_command, dlq_command]
+def _echo_report(report: IngestReport) -> None:
+    o = report.outcome
+    click.echo(
+        f"read {report.rows} rows: {o.applied} events applied, {o.duplicates} duplicates, "
+        f"{o.orphaned} orphaned, {o.illegal} illegal, {report.rejected_total} rejected"
+        + (
+            f" ({', '.join(f'{k} {v}' for k, v in sorted(report.rejected.items()))})"
+            if report.rejected
+            else ""
+        )
+    )
+
+
+@click.command("demo")
+@click.option("--orders", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.pass_context
+def demo_command(ctx: click.Context, orders: int, seed: int) -> None:
+    """Simulate orders with every fault on, ingest into the database (SQLite by
+    default, ./sla.db) with no broker, and print a short SLA summary."""
+    from cli.demo import fault_config, print_summary
+    from producer.faults import inject_faults
+    from producer.simulation import SimulationConfig, simulate
+
+    settings = get_settings(ctx)
+    stream = inject_faults(
+        simulate(SimulationConfig(orders=orders, seed=seed)), fault_config(), seed
+    )
+    click.echo(
+        f"simulated {orders} orders: {len(stream.messages)} messages "
+        f"({sum(stream.fault_counts().values())} with faults)"
+    )
+    with _infrastructure():
+        engine = bootstrap.migrated_engine(settings)
+        report = ingest_events(
+            from_messages((m.key, m.value) for m in stream.messages),
+            bootstrap.unit_of_work_factory(engine),
+            batch_size=settings.batch_size,
+        )
+        _echo_report(report)
+        print_summary(engine, settings.masked_database_url())
+        engine.dispose()
+
+
+COMMANDS: list[click.Command] = [consume_command, ingest_command, demo_command, dlq_group]

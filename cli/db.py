@@ -1,16 +1,83 @@
-"""Database commands: migrate, rebuild and verify."""
+"""Database commands: migrate, rebuild ``sales`` from history, verify."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
-from cli.common import fail
+from cli.common import fail, get_settings
+from consumer.errors import InfrastructureError
+from domain.codec import EventDecodeError
+from infra import bootstrap
+from infra.db.migrate import current_revisions, head_revisions, upgrade
+from infra.db.rebuild import rebuild_sales, verify
 
 
-@click.command("db", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def db_command() -> None:
-    """Migrate the database, rebuild sales from history, verify (not built yet)."""
-    fail("'db' is not built yet in this version")
+@contextmanager
+def _database() -> Iterator[None]:
+    try:
+        yield
+    except InfrastructureError as error:
+        fail(str(error))
+    except EventDecodeError as error:
+        fail(f"order_history holds a payload that is not a valid event: {error}")
 
 
-COMMANDS: list[click.Command] = [db_command]
+@click.group("db")
+def db_group() -> None:
+    """Migrate the database, rebuild sales from history, verify."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def upgrade_command(ctx: click.Context, revision: str) -> None:
+    """Apply the packaged migrations (PostgreSQL or SQLite)."""
+    settings = get_settings(ctx)
+    with _database():
+        engine = bootstrap.database_engine(settings)
+        upgrade(engine, revision, verbose=True)
+        at = current_revisions(engine)
+        engine.dispose()
+    click.echo(
+        f"{settings.masked_database_url()} at revision {', '.join(at) or 'none'} "
+        f"(newest: {', '.join(head_revisions())})"
+    )
+
+
+@db_group.command("rebuild-sales")
+@click.pass_context
+def rebuild_command(ctx: click.Context) -> None:
+    """Recompute sales (and legality flags) from order_history alone, in one transaction."""
+    with _database():
+        engine = bootstrap.migrated_engine(get_settings(ctx))
+        orders = rebuild_sales(engine)
+        engine.dispose()
+    click.echo(f"rebuilt {orders} orders from order_history")
+
+
+@db_group.command("verify")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Differences to print at most.",
+)
+@click.pass_context
+def verify_command(ctx: click.Context, limit: int) -> None:
+    """Compare a rebuild from order_history with the live tables; exit 1 on any difference."""
+    with _database():
+        engine = bootstrap.migrated_engine(get_settings(ctx))
+        found = verify(engine, limit=limit)
+        engine.dispose()
+    for line in found.lines:
+        click.echo(line)
+    if found.count:
+        fail(f"{found.count} differences between sales and a rebuild from order_history")
+    click.echo(f"sales matches order_history: {found.orders_checked} orders checked")
+
+
+COMMANDS: list[click.Command] = [db_group]

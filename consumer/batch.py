@@ -1,0 +1,100 @@
+"""The story of a batch, as data: what came in, what was applied, what was rejected.
+
+Kafka messages and file rows are turned into these plain values at the edge, so
+the apply path and its tests never see a driver object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.codec import RejectReason
+from domain.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a message was read: ``topic[partition]@offset``."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One message as read from a topic (bytes untouched)."""
+
+    position: SourcePosition
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """A decoded, valid event and where it came from (``None`` for file ingest)."""
+
+    event: Event
+    source: SourcePosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that failed decoding/validation: it goes to the dead-letter topic."""
+
+    message: RawMessage
+    reason: RejectReason
+    error: str
+
+
+#: next offset to read per (topic, partition)
+Offsets = Mapping[tuple[str, int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """A polled batch split into valid events and rejects, with its offsets to commit."""
+
+    events: Sequence[ReceivedEvent]
+    rejected: Sequence[Rejected]
+    next_offsets: Offsets = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.events) + len(self.rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What applying a batch did (the numbers behind the metrics).
+
+    ``applied`` events were new to history; ``duplicates`` were already there (or
+    repeated in the batch); ``stale`` were older than their order's current status;
+    ``orphaned`` are status changes whose order's creation has not arrived;
+    ``illegal`` history rows were judged illegal while applying this batch.
+    """
+
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    orphaned: int = 0
+    illegal: int = 0
+    orders_touched: int = 0
+
+    def __add__(self, other: BatchOutcome) -> BatchOutcome:
+        return BatchOutcome(
+            received=self.received + other.received,
+            applied=self.applied + other.applied,
+            duplicates=self.duplicates + other.duplicates,
+            stale=self.stale + other.stale,
+            orphaned=self.orphaned + other.orphaned,
+            illegal=self.illegal + other.illegal,
+            orders_touched=self.orders_touched + other.orders_touched,
+        )

@@ -1,0 +1,40 @@
+"""The consumer's own error types: bad data versus an unavailable service.
+
+Driver exceptions (SQLAlchemy, confluent_kafka) are translated into these at the
+adapter boundary, so the batch loop decides on meaning, never on driver classes:
+a :class:`DataError` is dead-lettered with its reason and never retried; an
+:class:`InfrastructureError` is retried with backoff and never dead-lettered.
+"""
+
+from __future__ import annotations
+
+from domain.codec import RejectReason
+
+
+class PipelineError(Exception):
+    """Base class of every error the consumer raises on purpose."""
+
+
+class DataError(PipelineError):
+    """A message that can never be applied; ``reason`` is its dead-letter code."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class InfrastructureError(PipelineError):
+    """A database or broker that cannot be reached right now; retrying may succeed.
+
+    ``kind`` is ``"database"`` or ``"broker"`` (the ``kind`` label of the retry metric).
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind} unavailable: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+class RetriesAbandoned(PipelineError):
+    """Raised when a stop was requested while an outage was still being retried."""

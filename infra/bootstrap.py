@@ -1,0 +1,89 @@
+"""Composition root: builds the concrete adapters from settings, on demand.
+
+Nothing here connects at import time; each builder connects only when the
+returned object is first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from sqlalchemy import Engine
+
+from consumer.metrics import ConsumerMetrics
+from consumer.retry import Backoff
+from consumer.shutdown import StopFlag
+from consumer.worker import Worker, WorkerConfig
+from infra.db.engine import make_engine
+from infra.db.migrate import upgrade
+from infra.db.unit_of_work import SqlUnitOfWork
+from infra.kafka.consumer import KafkaMessageSource
+from infra.kafka.dead_letters import KafkaDeadLetterSink
+from infra.settings import Settings
+
+
+def database_engine(settings: Settings) -> Engine:
+    """The engine for ``settings.database_url`` (not connected yet)."""
+    return make_engine(settings.database_url_value())
+
+
+def unit_of_work_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    """A fresh unit of work per call, on ``engine``."""
+    return lambda: SqlUnitOfWork(engine)
+
+
+def migrated_engine(settings: Settings) -> Engine:
+    """The engine, with the database migrated to the newest revision.
+
+    Raises ``InfrastructureError`` when the database cannot be reached.
+    """
+    engine = database_engine(settings)
+    upgrade(engine)
+    return engine
+
+
+def build_worker(
+    settings: Settings,
+    engine: Engine,
+    *,
+    until_idle_s: float | None = None,
+    max_events: int | None = None,
+    metrics: ConsumerMetrics | None = None,
+    stop: StopFlag | None = None,
+    seek_to_database: bool = True,
+    backoff: Backoff | None = None,
+) -> Worker:
+    """A worker for ``settings.consumer_group`` on both event topics.
+
+    Raises ``InfrastructureError`` when the Kafka clients cannot be created.
+    """
+    unit_of_work = unit_of_work_factory(engine)
+    group = settings.consumer_group
+
+    def recorded_offsets(partitions: Collection[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        with unit_of_work() as uow:
+            return uow.orders.read_offsets(group, partitions)
+
+    client = settings.kafka_client_config()
+    source = KafkaMessageSource(
+        client,
+        group,
+        settings.topics,
+        offset_lookup=recorded_offsets if seek_to_database else None,
+    )
+    config = WorkerConfig(
+        consumer_group=group,
+        batch_size=settings.batch_size,
+        batch_wait_s=settings.batch_wait_s,
+        until_idle_s=until_idle_s,
+        max_events=max_events,
+        backoff=backoff or Backoff(),
+    )
+    return Worker(
+        source,
+        unit_of_work,
+        KafkaDeadLetterSink(client, settings.topic_dlq),
+        config,
+        metrics=metrics,
+        stop=stop,
+    )

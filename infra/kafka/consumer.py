@@ -1,0 +1,199 @@
+"""The consumer-group member the worker reads from: a thin wrapper over
+confluent_kafka that speaks the consumer's plain types and raises
+``InfrastructureError`` for broker trouble.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumer.batch import Offsets, RawMessage, SourcePosition
+from consumer.errors import InfrastructureError
+
+log = logging.getLogger(__name__)
+
+#: Commit errors that mean "this member no longer owns the partition": the next
+#: owner re-reads from the last committed offset, which is safe (idempotent).
+_FENCED = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.FENCED_INSTANCE_ID,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+OffsetLookup = Callable[[Collection[tuple[str, int]]], Mapping[tuple[str, int], int]]
+
+
+def broker_error(error: KafkaException | KafkaError, what: str) -> InfrastructureError:
+    """``InfrastructureError("broker", ...)`` for a confluent_kafka error."""
+    detail = error.args[0] if isinstance(error, KafkaException) and error.args else error
+    return InfrastructureError("broker", f"{what}: {detail}")
+
+
+def position_of(message: Message) -> SourcePosition:
+    """``topic[partition]@offset`` of a message that was read from a topic."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return SourcePosition(topic, partition, offset)
+
+
+def headers_of(message: Message) -> tuple[tuple[str, bytes], ...]:
+    """The message headers as ``(name, bytes)`` pairs (a null header value becomes b"")."""
+    raw = message.headers() or ()
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((k, v if isinstance(v, bytes) else (v or "").encode("utf-8")) for k, v in pairs)
+
+
+def to_raw_message(message: Message) -> RawMessage:
+    """A confluent_kafka message as the consumer's plain ``RawMessage``."""
+    timestamp_type, timestamp = message.timestamp()
+    return RawMessage(
+        position=position_of(message),
+        key=message.key(),
+        value=message.value(),
+        headers=headers_of(message),
+        timestamp_ms=timestamp if timestamp_type else None,
+    )
+
+
+class KafkaMessageSource:
+    """A consumer-group member with manual offset commits (``MessageSource``).
+
+    ``offset_lookup`` (the database's recorded offsets) lets a newly assigned
+    partition skip ahead when the database is ahead of Kafka's committed offset
+    (for example after a crash between the database commit and the Kafka commit).
+    """
+
+    def __init__(
+        self,
+        client_config: Mapping[str, str],
+        group_id: str,
+        topics: Sequence[str],
+        *,
+        offset_lookup: OffsetLookup | None = None,
+        extra_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            **client_config,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+        }
+        config.update(extra_config or {})
+        self._offset_lookup = offset_lookup
+        try:
+            self._consumer = Consumer(config)
+            self._consumer.subscribe(
+                list(topics),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+        except KafkaException as error:
+            raise broker_error(error, "subscribe") from error
+        self._closed = False
+
+    # -- rebalance callbacks (run inside poll_batch, on the loop's thread) -----------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._offset_lookup is not None and partitions:
+            self._seek_to_database(consumer, partitions)
+        log.info("assigned %s", _names(partitions))
+        consumer.assign(partitions)
+
+    def _seek_to_database(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._offset_lookup is not None
+        try:
+            recorded = self._offset_lookup([(tp.topic, tp.partition) for tp in partitions])
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 10)
+            }
+        except (InfrastructureError, KafkaException) as error:
+            # optional optimisation: re-reading from Kafka's offset is safe
+            log.warning("could not compare database offsets on assign: %s", error)
+            return
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if key in recorded and recorded[key] > committed.get(key, -1):
+                log.info("%s[%d]: database is ahead, starting at %d", *key, recorded[key])
+                tp.offset = recorded[key]
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Callbacks run inside poll_batch, and the loop polls only after the
+        # previous batch is applied and its offsets committed: nothing is pending.
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("lost %s (session expired); the next owner re-reads", _names(partitions))
+
+    # -- MessageSource ------------------------------------------------------------------
+
+    def poll_batch(self, max_messages: int, timeout_s: float) -> list[RawMessage]:
+        try:
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout_s)
+        except KafkaException as error:
+            raise broker_error(error, "consume") from error
+        batch: list[RawMessage] = []
+        for message in messages:
+            problem = message.error()
+            if problem is None:
+                batch.append(to_raw_message(message))
+            elif problem.fatal():
+                raise broker_error(problem, "consume (fatal)")
+            elif problem.code() != KafkaError._PARTITION_EOF:
+                log.warning("consume: %s", problem)
+        return batch
+
+    def commit(self, offsets: Offsets) -> None:
+        if not offsets:
+            return
+        partitions = [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
+        try:
+            results = self._consumer.commit(offsets=partitions, asynchronous=False)
+        except KafkaException as error:
+            kafka_error = error.args[0] if error.args else None
+            if isinstance(kafka_error, KafkaError) and kafka_error.code() in _FENCED:
+                log.warning("offsets not committed (%s); they will be re-read", kafka_error)
+                return
+            raise broker_error(error, "commit") from error
+        failed = [tp for tp in results or () if tp.error is not None]
+        if failed:
+            raise InfrastructureError(
+                "broker",
+                "commit: " + ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed),
+            )
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages behind the high watermark per assigned partition (cached, no I/O)."""
+        try:
+            assigned = self._consumer.assignment()
+            positions = self._consumer.position(assigned) if assigned else []
+        except KafkaException:
+            return {}
+        lag: dict[tuple[str, int], int] = {}
+        for tp in positions:
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0 and tp.offset >= 0:
+                lag[(tp.topic, tp.partition)] = max(0, high - tp.offset)
+        return lag
+
+    def close(self) -> None:
+        """Leave the group (idempotent). Offsets are committed by the loop, never here."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._consumer.close()
+            except KafkaException as error:
+                log.warning("closing the consumer: %s", error)
+
+
+def _names(partitions: Sequence[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
