@@ -1,0 +1,44 @@
+"""Real Kafka and PostgreSQL servers on 127.0.0.1 for tests and local runs, without Docker.
+
+``LocalKafka`` runs an Apache Kafka 4.x KRaft broker from jars fetched with Maven;
+``LocalPostgres`` runs a throwaway ``initdb`` cluster. Both are context managers and can be
+stopped and started again on the same port and data (``stop(keep_data=True)``, ``start()``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from infra.services.base import LocalService
+from infra.services.exceptions import (
+    ServiceError,
+    ServiceStartError,
+    ServiceStopError,
+    ServiceUnavailable,
+)
+
+if TYPE_CHECKING:
+    from infra.services.kafka import LocalKafka
+    from infra.services.postgres import LocalPostgres
+
+# Imported on first use, so that ``python -m infra.services.kafka`` runs a module that the
+# package has not imported already.
+_LAZY = {"LocalKafka": "infra.services.kafka", "LocalPostgres": "infra.services.postgres"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "LocalKafka",
+    "LocalPostgres",
+    "LocalService",
+    "ServiceError",
+    "ServiceStartError",
+    "ServiceStopError",
+    "ServiceUnavailable",
+]
