@@ -1,18 +1,126 @@
-"""SLA reports."""
+"""``sla-pipeline report``: delivery SLA figures as a table, JSON, CSV or an HTML page."""
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
 import click
+from rich.console import Console
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import fail
+from cli.common import fail, get_settings
+from infra.db.engine import make_engine
+from infra.reporting.aggregate_sql import DIMENSIONS
+from infra.reporting.queries import build_report
+from infra.reporting.render_html import HTML_BREAKDOWNS, render_html
+from infra.reporting.render_json_csv import render_csv, render_json
+from infra.reporting.render_table import render_table
+
+FORMATS = ("table", "json", "csv", "html")
 
 
-@click.command(
-    "report", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+def parse_as_of(value: str | None) -> datetime:
+    """``--as-of``: ISO-8601 (an instant without offset is UTC) or ``now``; fails readably."""
+    if value is None or value.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--as-of: {value!r} is not an ISO-8601 time such as 2024-06-01T12:00:00Z")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_by(values: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``--by``: each value one breakdown; ``a,b`` groups by both. Fails on an unknown name."""
+    result: list[tuple[str, ...]] = []
+    for value in values:
+        names = tuple(n.strip().lower() for n in value.split(",") if n.strip())
+        unknown = [n for n in names if n not in DIMENSIONS]
+        if unknown or not names:
+            fail(f"--by: {value!r} is not one of {', '.join(DIMENSIONS)} (or a comma list)")
+        if len(set(names)) != len(names):
+            fail(f"--by: {value!r} names a dimension twice")
+        result.append(names)
+    return result
+
+
+@click.command("report")
+@click.option(
+    "--as-of", "as_of", metavar="TIME", help="Evaluate at this instant (ISO-8601; default now)."
 )
-def report_command() -> None:
-    """Report delivery SLAs (not built yet)."""
-    fail("'report' is not built yet in this version")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="DIM[,DIM]",
+    help="Breakdown by day, carrier, region or tier; repeat for several, comma to combine.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(0, 100_000),
+    default=50,
+    show_default=True,
+    help="At most this many orders in the at-risk list.",
+)
+@click.pass_context
+def report_command(
+    ctx: click.Context,
+    as_of: str | None,
+    by: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    limit: int,
+) -> None:
+    """Report delivery SLAs: counts, on-time rate, lead-time percentiles, breaches, at-risk list.
+
+    Reads the database (run `sla-pipeline db upgrade` first). Times are UTC;
+    see docs/sla.md for definitions and the JSON/CSV shapes.
+    """
+    settings = get_settings(ctx)
+    instant = parse_as_of(as_of)
+    breakdowns = parse_by(by)
+    if fmt == "html":
+        breakdowns += [b for b in HTML_BREAKDOWNS if b not in breakdowns]
+    try:
+        engine = make_engine(settings.database_url_value())
+    except (ArgumentError, NotImplementedError) as exc:
+        fail(f"database URL {settings.masked_database_url()}: {exc}")
+    try:
+        report = build_report(engine, instant, breakdowns, at_risk_limit=limit, histogram=True)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        fail(
+            f"cannot compute the report from {settings.masked_database_url()}: {reason}"
+            " (has `sla-pipeline db upgrade` been run?)"
+        )
+    finally:
+        engine.dispose()
+    if fmt == "table":
+        target = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            render_table(report, Console(file=target, width=200 if out else None))
+        finally:
+            if out:
+                target.close()
+        return
+    text = {"json": render_json, "csv": render_csv, "html": render_html}[fmt](report)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--out: cannot write {out}: {exc.strerror}")
 
 
 COMMANDS: list[click.Command] = [report_command]

@@ -1,0 +1,1 @@
+"""SLA reports: queries over the database and renderers (table, JSON, CSV, HTML)."""

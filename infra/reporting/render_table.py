@@ -1,0 +1,96 @@
+"""The report as terminal tables (rich): totals, one table per breakdown, the at-risk list."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from infra.reporting.aggregate_sql import STATES
+from infra.reporting.model import SlaReport
+from infra.reporting.render_json_csv import iso_utc
+
+Metrics = dict[str, int | float | None]
+
+
+def hours(seconds: float | int | None) -> str:
+    """Seconds as hours with one decimal ("36.5 h"); "-" when missing."""
+    return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def percent(rate: float | int | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+#: Short headers so the counts table fits 80 columns.
+SHORT = {"on_track": "track", "at_risk": "risk", "breached": "breach", "cancelled": "cancel"}
+
+
+def _number(seconds: float | int | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f}"
+
+
+def _tables(title: str, by: tuple[str, ...], rows: list[tuple[list[str], Metrics]]) -> list[Table]:
+    # Counts and durations in two narrow tables so each fits an 80-column terminal.
+    counts = Table(title=f"{title}: orders by SLA state", title_justify="left", box=box.SIMPLE)
+    durations = Table(
+        title=f"{title}: durations in hours (p50 / p90 / p95)",
+        title_justify="left",
+        box=box.SIMPLE,
+    )
+    for table in (counts, durations):
+        for name in by:
+            table.add_column(name)
+    counts.add_column("orders", justify="right")
+    counts.add_column("on time", justify="right")
+    for state in STATES:
+        counts.add_column(SHORT.get(state, state), justify="right")
+    for label in ("lead time", "to ship", "in transit"):
+        durations.add_column(label, justify="right")
+    for key, m in rows:
+        counts.add_row(
+            *key, str(m["orders"]), percent(m["on_time_rate"]), *(str(m[s]) for s in STATES)
+        )
+        durations.add_row(
+            *key,
+            *(
+                " / ".join(_number(m[f"{metric}_{p}_s"]) for p in ("p50", "p90", "p95"))
+                for metric in ("lead_time", "time_to_ship", "time_in_transit")
+            ),
+        )
+    return [counts, durations]
+
+
+def render_table(report: SlaReport, console: Console) -> None:
+    """Print the report on ``console`` (writes only to the console's file)."""
+    console.print(f"[bold]Delivery SLA report[/bold] as of {iso_utc(report.as_of)}")
+    console.print(
+        "on time = met / (met + missed + lost + breached); cancelled and open orders excluded"
+    )
+    for table in _tables("All orders", (), [([], report.totals)]):
+        console.print(table)
+    for breakdown in report.breakdowns:
+        rows = [([row.key[n] for n in breakdown.by], row.metrics) for row in breakdown.rows]
+        for table in _tables(f"By {' + '.join(breakdown.by)}", breakdown.by, rows):
+            console.print(table)
+    shown = len(report.at_risk_orders)
+    at_risk = Table(
+        title=f"At risk or breached: {report.at_risk_total} open orders"
+        + (f" (first {shown} by deadline)" if shown < report.at_risk_total else ""),
+        title_justify="left",
+        box=box.SIMPLE,
+    )
+    for column in ("order", "state", "reason", "status", "carrier", "deadline (UTC)"):
+        at_risk.add_column(column, no_wrap=column in {"order", "deadline (UTC)"})
+    at_risk.add_column("late by", justify="right", no_wrap=True)
+    for o in report.at_risk_orders:
+        at_risk.add_row(
+            o.order_id,
+            o.sla_state,
+            o.at_risk_reason or "",
+            o.status,
+            o.carrier,
+            o.deadline_at.strftime("%Y-%m-%d %H:%M"),
+            hours(o.lateness_s) if o.lateness_s > 0 else f"-{hours(-o.lateness_s)}",
+        )
+    console.print(at_risk)
