@@ -23,7 +23,6 @@ from domain.codec import (
     RejectReason,
     decode_event,
     decode_payload,
-    event_to_json_dict,
 )
 from domain.events import ORDER_CREATED, STATUS_CHANGED, Event
 from producer.messages import OutgoingMessage
@@ -50,6 +49,8 @@ ORDER_COLUMNS = (
     "promised_delivery_at",
 )
 UPDATE_COLUMNS = (SEQ, "event_id", "schema_version", "order_id", "occurred_at", "status")
+#: csv.writer's default (excel dialect) line terminator; update rows are written by hand.
+_CSV_LINE_END = "\r\n"
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
@@ -102,21 +103,29 @@ def write_csv(
         orders_path.open("w", newline="", encoding="utf-8") as orders_file,
         updates_path.open("w", newline="", encoding="utf-8") as updates_file,
     ):
-        orders, updates = csv.writer(orders_file), csv.writer(updates_file)
+        orders = csv.writer(orders_file)
         orders.writerow(ORDER_COLUMNS)
-        updates.writerow(UPDATE_COLUMNS)
+        csv.writer(updates_file).writerow(UPDATE_COLUMNS)
+        write_update = updates_file.write
         for seq, message in enumerate(messages):
             if progress is not None and seq % 4096 == 0:
                 progress(seq)
-            if message.event is None:
+            event = message.event
+            if event is None:
                 skipped += 1
                 continue
-            doc = event_to_json_dict(message.event)
-            doc[SEQ] = seq
+            # what event_to_json_dict returns, without model_dump's argument handling
+            doc = event.__pydantic_serializer__.to_python(event, mode="json")
             if message.topic_kind == ORDER_CREATED:
+                doc[SEQ] = seq
                 orders.writerow(["" if (v := doc[c]) is None else v for c in ORDER_COLUMNS])
             else:
-                updates.writerow([doc[c] for c in UPDATE_COLUMNS])
+                # formatted by hand, as csv.writer would (at twice its speed): no update
+                # field needs quoting (ids match [A-Za-z0-9._:-]+, ISO times, status words)
+                write_update(
+                    f"{seq},{doc['event_id']},{doc['schema_version']},{doc['order_id']},"
+                    f"{doc['occurred_at']},{doc['status']}{_CSV_LINE_END}"
+                )
             written += 1
     return WriteSummary((orders_path, updates_path), written, skipped)
 
@@ -140,13 +149,17 @@ def write_jsonl(
     path.parent.mkdir(parents=True, exist_ok=True)
     written = skipped = 0
     with path.open("wb") as out:
+        write, key_mismatch = out.write, RejectReason.KEY_MISMATCH
         for i, message in enumerate(messages):
             if progress is not None and i % 4096 == 0:
                 progress(i)
-            if not jsonl_line_safe(message):
+            value = message.value
+            # jsonl_line_safe(message), inline: this runs once per generated event
+            if b"\n" in value or b"\r" in value or message.expected_reason is key_mismatch:
                 skipped += 1
                 continue
-            out.write(message.value + b"\n")
+            write(value)
+            write(b"\n")
             written += 1
     return WriteSummary((path,), written, skipped)
 

@@ -4,11 +4,14 @@ Same :class:`SimulationConfig` (seed included), same events, byte for byte:
 all randomness comes from one ``random.Random`` and one seeded Faker
 instance, never from global state, and event ids are drawn from that
 ``Random``. Every order takes only legal moves (``domain.lifecycle``) and its
-event times strictly increase; the stream is in event-time order.
+event times strictly increase; the stream is in event-time order. Events are
+built without validation (:mod:`producer.trusted`): the values are valid by
+construction, and the unit tests hold every simulated event to the strict models.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -21,11 +24,12 @@ from uuid import UUID
 
 from faker import Faker
 
-from domain.events import Event, OrderCreated, ShippingTier, StatusChanged
+from domain.events import ORDER_CREATED, SCHEMA_VERSION, Event, OrderCreated, ShippingTier
 from domain.lifecycle import OrderStatus, is_legal
 from domain.sla import DEFAULT_POLICY, SlaInput, deadline
 from producer import catalog
 from producer.catalog import DAY_MS, HOUR_MS, Carrier, Region, Tier
+from producer.trusted import status_changed, trusted_event, uuid4_from_bits
 
 S = OrderStatus
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,6 +43,16 @@ _CANCELLABLE = (S.PENDING, S.APPROVED, S.PROCESSING, S.PACKED)
 _LOSABLE = (S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY)
 _QUANTITIES = (1, 2, 3, 4, 5, 6)
 _QUANTITY_WEIGHTS = tuple(itertools.accumulate((70, 17, 7, 3, 2, 1)))
+#: Up to here a float number of seconds still pins every millisecond exactly (the
+#: rounding error stays below half a microsecond); beyond it ``to_datetime`` goes exact.
+_FLOAT_EXACT_MS = 2**33 * 1000
+_CREATED_FIELDS = frozenset(OrderCreated.model_fields) - {"schema_version", "event_type"}
+#: A waiting event: (event time ms, order number, order id, event id bits, the creation
+#: or the status a change reports).
+_Pending = tuple[int, int, str, int, "OrderCreated | OrderStatus"]
+_log, _exp = math.log, math.exp
+_NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)  # as in the random module
+_from_timestamp = datetime.fromtimestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,8 @@ def order_id(seed: int, n: int) -> str:
 
 def to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch as an aware UTC datetime (exact)."""
+    if 0 <= ms < _FLOAT_EXACT_MS:
+        return _from_timestamp(ms / 1000, UTC)  # half the cost of timedelta arithmetic
     return EPOCH + timedelta(milliseconds=ms)
 
 
@@ -112,11 +128,8 @@ class _Simulator:
     def __init__(self, config: SimulationConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        faker = Faker(config.locale)
-        faker.seed_instance(config.seed)
-        self.customers = [
-            (f"C{config.seed}-{k:06d}", faker.name()[:120]) for k in range(config.customers)
-        ]
+        self.random = self.rng.random
+        self.customers = _customers(config.locale, config.seed, config.customers)
         self.carrier_weights = _cumulative(c.share for c in catalog.CARRIERS)
         self.region_weights = _cumulative(r.share for r in catalog.REGIONS)
         self.tiers = tuple(catalog.TIERS.values())
@@ -129,28 +142,35 @@ class _Simulator:
         ]
 
     def events(self) -> Iterator[Event]:
-        pending: list[tuple[int, int, int, Event]] = []
+        # Events wait on a heap until no later order can come before them. A status change
+        # waits as a compact tuple (its id drawn already) and becomes an event only when
+        # it leaves: tens of thousands wait at any time, and full events there would cost
+        # memory and garbage-collector passes. (time, order number) is unique (within an
+        # order times strictly increase), so the rest of an entry is never compared.
+        pending: list[_Pending] = []
+        pop = heapq.heappop
         clock = to_ms(self.config.start)
         last = self.config.orders
         numbers = itertools.count(1) if last is None else range(1, last + 1)
         for n in numbers:
             clock += self._gap(clock)
-            while pending and pending[0][:2] < (clock, n):
-                yield heapq.heappop(pending)[3]
-            for step, (at, event) in enumerate(self._order(n, clock)):
-                heapq.heappush(pending, (at, n, step, event))
+            # every pending event belongs to an earlier order: it goes first on a tie
+            while pending and pending[0][0] <= clock:
+                yield _released(pop(pending))
+            self._order(n, clock, pending)
         while pending:
-            yield heapq.heappop(pending)[3]
+            yield _released(pop(pending))
 
     def _gap(self, clock: int) -> int:
         hour = (clock // HOUR_MS) % 24
         return max(1, int(self.rng.expovariate(1.0) * self.mean_gap_ms[hour]))
 
     def _uuid(self) -> UUID:
-        return UUID(int=self.rng.getrandbits(128), version=4)
+        return uuid4_from_bits(self.rng.getrandbits(128))
 
-    def _order(self, n: int, created_ms: int) -> list[tuple[int, Event]]:
-        rng = self.rng
+    def _order(self, n: int, created_ms: int, pending: list[_Pending]) -> None:
+        """Push the events of order ``n`` onto the ``pending`` heap."""
+        rng, push = self.rng, heapq.heappush
         oid = order_id(self.config.seed, n)
         carrier = catalog.CARRIERS[_pick(rng, self.carrier_weights)]
         region = catalog.REGIONS[_pick(rng, self.region_weights)]
@@ -165,32 +185,32 @@ class _Simulator:
         promised = None
         if rng.random() < self.config.explicit_promise_rate:
             promised = self._explicit_promise(created_ms, tier.tier)
-        created = OrderCreated(
-            event_id=self._uuid(),
-            order_id=oid,
-            occurred_at=to_datetime(created_ms),
-            customer_id=customer_id,
-            customer_name=customer_name,
-            product_sku=product.sku,
-            product_name=product.name,
-            quantity=_QUANTITIES[_pick(rng, _QUANTITY_WEIGHTS)],
-            unit_price=product.unit_price,
-            currency=catalog.CURRENCY,
-            shipping_tier=tier.tier,
-            carrier=carrier.code,
-            destination_region=region.name,
-            promised_delivery_at=promised,
-        )
-        events: list[tuple[int, Event]] = [(created_ms, created)]
+        event_id = self._uuid()  # drawn before the quantity, as always
+        fields = {
+            "event_id": event_id,
+            "schema_version": SCHEMA_VERSION,
+            "order_id": oid,
+            "occurred_at": to_datetime(created_ms),
+            "event_type": ORDER_CREATED,
+            "customer_id": customer_id,
+            "customer_name": customer_name,
+            "product_sku": product.sku,
+            "product_name": product.name,
+            "quantity": _QUANTITIES[_pick(rng, _QUANTITY_WEIGHTS)],
+            "unit_price": product.unit_price,
+            "currency": catalog.CURRENCY,
+            "shipping_tier": tier.tier,
+            "carrier": carrier.code,
+            "destination_region": region.name,
+            "promised_delivery_at": promised,
+        }
+        created = trusted_event(OrderCreated, fields, _CREATED_FIELDS)
+        push(pending, (created_ms, n, oid, 0, created))
         previous = S.PENDING
         for at, status in self._walk(created_ms, carrier, region, tier):
             assert is_legal(previous, status), f"simulation bug: {previous} -> {status}"
             previous = status
-            change = StatusChanged(
-                event_id=self._uuid(), order_id=oid, occurred_at=to_datetime(at), status=status
-            )
-            events.append((at, change))
-        return events
+            push(pending, (at, n, oid, rng.getrandbits(128), status))
 
     @staticmethod
     def _explicit_promise(created_ms: int, tier: ShippingTier) -> datetime:
@@ -246,8 +266,33 @@ class _Simulator:
 
     def _delay(self, median_ms: int, sigma: float) -> int:
         # log-normal: most steps near the median, a long tail of slow ones; >= 1 s keeps
-        # an order's event times strictly increasing
-        return max(1000, int(self.rng.lognormvariate(math.log(median_ms), sigma)))
+        # an order's event times strictly increasing. This is random.lognormvariate
+        # (Kinderman-Monahan normal, then exp) written out: same draws, same floats,
+        # without two Python-level calls per step.
+        random = self.random
+        while True:
+            u1 = random()
+            u2 = 1.0 - random()
+            z = _NV_MAGICCONST * (u1 - 0.5) / u2
+            if z * z / 4.0 <= -_log(u2):
+                break
+        return max(1000, int(_exp(_log(median_ms) + z * sigma)))
+
+
+@functools.lru_cache(maxsize=8)
+def _customers(locale: str, seed: int, count: int) -> tuple[tuple[str, str], ...]:
+    """The customer base: ids and Faker names (about 90 us a name, so kept per process)."""
+    faker = Faker(locale)
+    faker.seed_instance(seed)
+    return tuple((f"C{seed}-{k:06d}", faker.name()[:120]) for k in range(count))
+
+
+def _released(entry: _Pending) -> Event:
+    """The event a heap entry stands for."""
+    at, _, oid, id_bits, what = entry
+    if isinstance(what, OrderCreated):
+        return what
+    return status_changed(id_bits, oid, to_datetime(at), what)
 
 
 def _cumulative(weights: Iterator[float] | tuple[float, ...]) -> tuple[float, ...]:

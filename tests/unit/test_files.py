@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from domain.codec import RejectReason, encode_event
+from domain.codec import RejectReason, encode_event, event_to_json_dict
 from producer.faults import FaultConfig
 from producer.files import (
     ORDERS_FILE,
+    SEQ,
+    UPDATE_COLUMNS,
     UPDATES_FILE,
     EventFileError,
     jsonl_line_safe,
@@ -19,6 +23,7 @@ from producer.files import (
     write_csv,
     write_jsonl,
 )
+from producer.messages import event_time_ms
 from producer.publish import planned_messages
 from producer.simulation import SimulationConfig
 
@@ -40,6 +45,28 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, file_format: str) 
     assert names
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_messages_carry_the_codec_encoding() -> None:
+    for message in planned_messages(SimulationConfig(orders=300, seed=7), FAULTS):
+        if message.event is not None:
+            assert message.value == encode_event(message.event)
+            assert message.timestamp_ms == event_time_ms(message.event)
+
+
+def test_update_rows_are_what_csv_writer_writes(tmp_path: Path) -> None:
+    # update rows are formatted by hand for speed; they must match csv.writer's output
+    messages = list(planned_messages(SimulationConfig(orders=300, seed=12), FAULTS))
+    write_csv(messages, tmp_path)
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected)
+    writer.writerow(UPDATE_COLUMNS)
+    for seq, message in enumerate(messages):
+        if message.event is not None and message.topic_kind == "status-changed":
+            doc = {**event_to_json_dict(message.event), SEQ: seq}
+            writer.writerow([doc[c] for c in UPDATE_COLUMNS])
+    written = (tmp_path / UPDATES_FILE).read_bytes()
+    assert written == expected.getvalue().encode("utf-8")
 
 
 def test_csv_round_trip_gives_the_same_events_in_publish_order(tmp_path: Path) -> None:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import pytest
 
+from domain.codec import decode_event, encode_event
 from domain.events import Event, OrderCreated
 from domain.lifecycle import OrderStatus, is_terminal
 from domain.order import fold, judge_transitions
 from domain.sla import DEFAULT_POLICY, SlaInput, SlaState, evaluate
-from producer.simulation import SimulationConfig, iter_events, order_id, simulate
+from producer.simulation import (
+    EPOCH,
+    SimulationConfig,
+    _Simulator,
+    iter_events,
+    order_id,
+    simulate,
+    to_datetime,
+)
+from producer.trusted import uuid4_from_bits
 
 S = OrderStatus
 
@@ -35,6 +48,42 @@ def test_every_lifecycle_is_legal_and_complete(events: list[Event]) -> None:
         assert all(judge_transitions(order_events).values())
     for summary in fold(events).values():
         assert is_terminal(summary.status)
+
+
+def test_every_event_passes_the_strict_models(events: list[Event]) -> None:
+    # the simulator builds events without validation: this is where they are checked
+    for event in events:
+        # built from the fields it says were set, as the simulator's keyword calls were
+        validated = type(event).model_validate(event.model_dump(include=event.model_fields_set))
+        assert validated == event
+        assert validated.model_fields_set == event.model_fields_set
+        assert encode_event(validated) == encode_event(event)
+        assert decode_event(encode_event(event), key=event.order_id.encode()) == event
+
+
+def test_uuid_shortcut_is_the_standard_version_4_uuid() -> None:
+    rng = random.Random(1)
+    for bits in [0, 2**128 - 1, *(rng.getrandbits(128) for _ in range(2000))]:
+        fast, standard = uuid4_from_bits(bits), UUID(int=bits, version=4)
+        assert (fast, str(fast), hash(fast), fast.version) == (
+            standard, str(standard), hash(standard), 4
+        )  # fmt: skip
+
+
+def test_to_datetime_is_exact_to_the_millisecond() -> None:
+    rng = random.Random(2)
+    samples = [0, 1, 999, 2**33 * 1000 - 1, 2**33 * 1000, -1, -86_400_001]
+    samples += [rng.randrange(0, 2**33 * 1000) for _ in range(20_000)]
+    for ms in samples:
+        assert to_datetime(ms) == EPOCH + timedelta(milliseconds=ms), ms
+
+
+def test_delays_draw_like_the_standard_lognormal() -> None:
+    simulator = _Simulator(SimulationConfig(orders=1, seed=3))
+    reference = random.Random(3)
+    for median, sigma in [(1000, 0.3), (60_000, 0.8), (3_600_000, 0.5)] * 300:
+        expected = max(1000, int(reference.lognormvariate(math.log(median), sigma)))
+        assert simulator._delay(median, sigma) == expected
 
 
 def test_event_times_move_forward(events: list[Event]) -> None:
