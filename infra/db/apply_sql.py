@@ -1,19 +1,24 @@
 """The set-based statements of the apply path, one construction for both backends.
 
-Only the INSERT construct differs by dialect (``postgresql.insert`` or
-``sqlite.insert``); everything else is portable SQL: ``ON CONFLICT``,
-``RETURNING``, row-value comparison, ``UPDATE ... FROM`` and window functions
-(PostgreSQL, SQLite >= 3.35).
+The merge rules (``ON CONFLICT``, ``CASE`` guards, ``LAG`` legality) are built
+once. How rows reach the server differs by dialect: SQLite gets a multi-row
+``VALUES`` list; PostgreSQL gets one array parameter per column, spread by
+``unnest`` (short statement text the server plans once, instead of megabytes of
+``VALUES`` to parse per batch), and re-judges legality and recounts illegal
+transitions in one statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Insert,
+    Select,
     Table,
     Update,
     and_,
@@ -32,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.lifecycle import INITIAL_STATUS, TRANSITIONS
-from infra.db.models import ConsumerOffset, OrderHistory, Sale
+from infra.db.models import ConsumerOffset, OrderHistory, Sale, UtcDateTime
 
 HISTORY = cast(Table, OrderHistory.__table__)
 SALES = cast(Table, Sale.__table__)
@@ -82,6 +87,51 @@ def _insert(dialect: str, table: Any) -> Any:
     raise NotImplementedError(f"database dialect {dialect!r} is not supported")
 
 
+def _columns(table: Table) -> list[Any]:
+    # every column but a generated primary key (``order_history.id``)
+    return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+
+
+def _unnest(table: Table) -> Select[Any]:
+    """``SELECT unnest(:a::T[]) AS a, ...``: one row per array index (arrays of equal length)."""
+    items = []
+    for c in _columns(table):
+        # aware datetimes bind as timestamptz directly (UtcDateTime is only a UTC guard)
+        item_type = DateTime(timezone=True) if isinstance(c.type, UtcDateTime) else c.type
+        array = bindparam(c.name, type_=postgresql.ARRAY(item_type))
+        items.append(func.unnest(array).label(c.name))
+    return select(*items)
+
+
+def bind_rows(dialect: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Parameters for an insert of ``rows`` built by :func:`history_insert` or
+    :func:`sales_upsert`: one list per column on PostgreSQL, the rows elsewhere."""
+    if dialect != "postgresql":
+        return rows
+    return {c.name: [row[c.name] for row in rows] for c in _columns(table)}
+
+
+@cache
+def postgresql_driver_sql(name: str) -> str:
+    """``history_insert`` or ``sales_upsert`` on PostgreSQL as driver SQL whose arrays bind
+    in binary (``%(col)b``).
+
+    psycopg would send an array of text in text format, quoting every element in
+    Python; in binary each element is copied as is, many times faster. Raises
+    ``KeyError`` for another name.
+    """
+    statement, table = {"history": (history_insert, HISTORY), "sales": (sales_upsert, SALES)}[name]
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    compiled = statement("postgresql").compile(dialect=dialect)
+    names = {c.name for c in _columns(table)}
+    if set(compiled.params) != names:  # any other bound value would be lost here
+        raise RuntimeError(f"unexpected parameters {set(compiled.params) ^ names}")
+    sql = str(compiled)
+    for column in names:
+        sql = sql.replace(f"%({column})s", f"%({column})b")
+    return sql
+
+
 def binary_text(column: Any, dialect: str) -> Any:
     """Compare ids byte-wise, as Python compares ``str(uuid)`` (PostgreSQL collations may not)."""
     return collate(column, "C") if dialect == "postgresql" else column
@@ -90,7 +140,10 @@ def binary_text(column: Any, dialect: str) -> Any:
 @cache
 def history_insert(dialect: str) -> Insert:
     """Insert history rows, skipping known event ids; returns the new event ids."""
-    stmt = _insert(dialect, HISTORY).on_conflict_do_nothing(index_elements=["event_id"])
+    stmt = _insert(dialect, HISTORY)
+    if dialect == "postgresql":
+        stmt = stmt.from_select([c.name for c in _columns(HISTORY)], _unnest(HISTORY))
+    stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"])
     result: Insert = stmt.returning(HISTORY.c.event_id)
     return result
 
@@ -138,6 +191,8 @@ def sales_upsert(dialect: str) -> Insert:
     values["failed_attempts"] = row.failed_attempts + new.failed_attempts
     values["event_count"] = row.event_count + new.event_count
     values["updated_at"] = new.updated_at
+    if dialect == "postgresql":
+        stmt = stmt.from_select([c.name for c in _columns(SALES)], _unnest(SALES))
     upsert = stmt.on_conflict_do_update(index_elements=["order_id"], set_=values)
     result: Insert = upsert.returning(row.order_id, row.status_event_id, row.awaiting_creation)
     return result
@@ -212,3 +267,44 @@ def offsets_upsert(dialect: str) -> Insert:
         },
     )
     return result
+
+
+#: PostgreSQL: re-judge the history of ``:order_ids`` and recount their
+#: ``illegal_transitions`` in one round trip. The count is taken from the judged
+#: verdicts (a sibling CTE cannot see the history UPDATE), which cover every
+#: history row of those orders. Returns how many rows became illegal.
+REJUDGE_POSTGRESQL = """
+WITH ordered AS (
+    SELECT h.id, h.order_id, h.status, h.legal,
+           lag(h.status) OVER (
+               PARTITION BY h.order_id
+               ORDER BY h.occurred_at, h.status_rank, h.event_id COLLATE "C"
+           ) AS previous
+    FROM order_history AS h
+    WHERE h.order_id = ANY(CAST(%(order_ids)b AS VARCHAR[]))
+), judged AS (
+    SELECT id, order_id, legal, CASE
+        WHEN previous IS NULL THEN CASE WHEN status = %(initial)s THEN true END
+        WHEN previous || '>' || status = ANY(CAST(%(legal_moves)s AS VARCHAR[])) THEN true
+        ELSE false
+    END AS v
+    FROM ordered
+), changed AS (
+    UPDATE order_history AS h SET legal = j.v
+    FROM judged AS j
+    WHERE h.id = j.id AND j.v IS DISTINCT FROM j.legal
+    RETURNING h.legal
+), recounted AS (
+    UPDATE sales AS s SET illegal_transitions = c.n
+    FROM (
+        SELECT order_id, count(*) FILTER (WHERE v = false) AS n FROM judged GROUP BY order_id
+    ) AS c
+    WHERE s.order_id = c.order_id AND s.illegal_transitions <> c.n
+)
+SELECT count(*) FROM changed WHERE legal = false
+"""
+
+
+def rejudge_parameters(order_ids: Sequence[str]) -> dict[str, Any]:
+    """Parameters of the driver SQL ``REJUDGE_POSTGRESQL``."""
+    return {"order_ids": order_ids, "initial": INITIAL_STATUS.value, "legal_moves": LEGAL_MOVES}

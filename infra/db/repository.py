@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, CursorResult, Table, select, tuple_
 
 from consumer.batch import Offsets, ReceivedEvent
 from consumer.ports import SaleState
@@ -119,9 +119,7 @@ class SqlOrderRepository:
             return []
         now = self._clock()
         rows = [history_row(received, now) for received in distinct.values()]
-        inserted = set(
-            self._conn.execute(apply_sql.history_insert(self._dialect), rows).scalars().all()
-        )
+        inserted = set(self._write(apply_sql.HISTORY, rows).scalars().all())
         return [received for key, received in distinct.items() if key in inserted]
 
     def upsert_sales(self, summaries: Sequence[OrderSummary]) -> list[SaleState]:
@@ -129,13 +127,20 @@ class SqlOrderRepository:
             return []
         now = self._clock()
         rows = [sales_row(summary, now) for summary in summaries]
-        result = self._conn.execute(apply_sql.sales_upsert(self._dialect), rows)
+        result = self._write(apply_sql.SALES, rows)
         return [
             SaleState(order_id=r[0], status_event_id=r[1], awaiting_creation=bool(r[2]))
             for r in result.all()
         ]
 
     def rejudge(self, order_ids: Collection[str]) -> int:
+        if not order_ids:
+            return 0
+        if self._dialect == "postgresql":
+            # one array parameter: no IN list to chunk, one statement for both steps
+            parameters = apply_sql.rejudge_parameters(sorted(order_ids))
+            result = self._conn.exec_driver_sql(apply_sql.REJUDGE_POSTGRESQL, parameters)
+            return int(result.scalar_one())
         illegal = 0
         changed: set[str] = set()
         for chunk in _chunks(sorted(order_ids)):
@@ -148,6 +153,20 @@ class SqlOrderRepository:
         for chunk in _chunks(sorted(changed)):
             self._conn.execute(apply_sql.recount_illegal(self._dialect), {"order_ids": list(chunk)})
         return illegal
+
+    def _write(
+        self, table: Table, rows: Sequence[dict[str, Any]]
+    ) -> CursorResult[*tuple[Any, ...]]:
+        """Run the history insert or the sales upsert on ``rows`` (returning rows)."""
+        if self._dialect == "postgresql":
+            # column arrays through ``unnest``: see apply_sql.postgresql_driver_sql
+            name = "history" if table is apply_sql.HISTORY else "sales"
+            columns = apply_sql.bind_rows(self._dialect, table, rows)
+            return self._conn.exec_driver_sql(apply_sql.postgresql_driver_sql(name), columns)
+        statement = (
+            apply_sql.history_insert if table is apply_sql.HISTORY else apply_sql.sales_upsert
+        )
+        return self._conn.execute(statement(self._dialect), rows)
 
     def record_offsets(self, consumer_group: str, offsets: Offsets) -> None:
         if not offsets:

@@ -27,6 +27,14 @@ _FENCED = frozenset(
         KafkaError._ASSIGNMENT_LOST,
     }
 )
+#: Bounds on what librdkafka pre-fetches (overridable with ``-X``). The defaults
+#: (100k messages per partition, 64 MiB) let a consumer that is behind buffer
+#: most of a topic in memory; a few batches ahead is enough to keep it busy.
+PREFETCH_LIMITS: Mapping[str, Any] = {
+    "queued.min.messages": 20_000,
+    "queued.max.messages.kbytes": 16_384,
+    "fetch.max.bytes": 8 * 1024 * 1024,
+}
 OffsetLookup = Callable[[Collection[tuple[str, int]]], Mapping[tuple[str, int], int]]
 
 
@@ -80,6 +88,7 @@ class KafkaMessageSource:
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         config: dict[str, Any] = {
+            **PREFETCH_LIMITS,
             **client_config,
             "group.id": group_id,
             "enable.auto.commit": False,

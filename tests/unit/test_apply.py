@@ -208,3 +208,23 @@ def test_an_empty_batch_does_nothing() -> None:
     repo = FakeRepository()
     assert apply_events([], repo).received == 0
     assert repo.upserts == 0
+
+
+def test_postgresql_statements_bind_one_binary_array_per_column() -> None:
+    from infra.db import apply_sql
+
+    for name, table in (("history", apply_sql.HISTORY), ("sales", apply_sql.SALES)):
+        sql = apply_sql.postgresql_driver_sql(name)
+        columns = [c.name for c in table.columns if c.name != "id"]
+        assert all(f"unnest(%({c})b::" in sql for c in columns)
+        assert "%s" not in sql and ")s" not in sql  # no text-format parameter left
+        assert len(sql) < 10_000  # the same short text whatever the batch size
+
+
+def test_rows_become_columns_for_postgresql_only() -> None:
+    from infra.db import apply_sql
+
+    rows = [{c.name: (c.name, i) for c in apply_sql.OFFSETS.columns} for i in range(3)]
+    assert apply_sql.bind_rows("sqlite", apply_sql.OFFSETS, rows) is rows
+    columns = apply_sql.bind_rows("postgresql", apply_sql.OFFSETS, rows)
+    assert columns["topic"] == [("topic", 0), ("topic", 1), ("topic", 2)]
