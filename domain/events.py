@@ -86,7 +86,9 @@ class ShippingTier(StrEnum):
     SAME_DAY = "same_day"
 
 
-ShortText = Annotated[str, Field(min_length=1, max_length=120)]
+# NUL is the one character PostgreSQL text cannot hold, so it is refused here rather than
+# failing the whole batch at apply time; every other character is stored verbatim.
+ShortText = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00]+$")]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
