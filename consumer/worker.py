@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ from consumer.shutdown import StopFlag
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Test-only fault hook (unset in production): seconds to sleep after the database
+#: commit and before the Kafka offset commit, so the fault suite can SIGKILL a worker
+#: exactly there and prove that the replay is harmless (docs/guarantees.md).
+PAUSE_BEFORE_OFFSET_COMMIT_ENV = "SLA_FAULTS_PAUSE_BEFORE_OFFSET_COMMIT_S"
 
 
 class MessageSource(Protocol):
@@ -152,6 +158,7 @@ class Worker:
             "apply batch",
             lambda: apply_batch(batch.events, self._unit_of_work(), checkpoint=checkpoint),
         )
+        _pause_before_offset_commit()
         self._retry("commit offsets", lambda: self._source.commit(batch.next_offsets))
         self._account(batch, outcome, time.perf_counter() - started)
         return outcome
@@ -200,6 +207,19 @@ class Worker:
             should_stop=lambda: self._stop.requested,
             on_retry=on_retry,
         )
+
+
+def _pause_before_offset_commit() -> None:
+    """The test-only hook of ``PAUSE_BEFORE_OFFSET_COMMIT_ENV``; a bad value is ignored."""
+    value = os.environ.get(PAUSE_BEFORE_OFFSET_COMMIT_ENV)
+    if not value:
+        return
+    try:
+        seconds = min(max(float(value), 0.0), 60.0)
+    except ValueError:
+        return
+    log.warning("fault hook: database committed, pausing %.2fs before the offset commit", seconds)
+    time.sleep(seconds)
 
 
 def batch_span(batch: DecodedBatch) -> tuple[str, str]:
