@@ -30,7 +30,10 @@ from domain.events import (
 from domain.lifecycle import CHANGE_STATUSES
 
 identifiers = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True)
-texts = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=120)
+# NUL is refused (PostgreSQL text cannot hold it); every other non-surrogate is valid.
+texts = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=120
+)
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 moments = st.builds(
     lambda dt, tz: dt.replace(tzinfo=tz),

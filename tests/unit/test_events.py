@@ -50,6 +50,7 @@ def _reason(doc: dict[str, Any]) -> RejectReason:
         ("promised_delivery_at", "2024-01-01T00:00:00Z", R.INVALID_FIELD),
         ("customer_name", "x" * 121, R.INVALID_FIELD),
         ("customer_name", "", R.INVALID_FIELD),
+        ("product_name", "nul\x00inside", R.INVALID_FIELD),
         ("order_id", "a" * 65, R.INVALID_FIELD),
         ("order_id", "has space", R.INVALID_FIELD),
         ("event_id", "not-a-uuid", R.INVALID_FIELD),
