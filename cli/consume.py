@@ -164,7 +164,7 @@ def _echo_report(report: IngestReport) -> None:
     o = report.outcome
     click.echo(
         f"read {report.rows} rows: {o.applied} events applied, {o.duplicates} duplicates, "
-        f"{o.orphaned} orphaned, {o.illegal} illegal, {report.rejected_total} rejected"
+        f"{o.orphaned} orphaned, {o.illegal} illegal on arrival, {report.rejected_total} rejected"
         + (
             f" ({', '.join(f'{k} {v}' for k, v in sorted(report.rejected.items()))})"
             if report.rejected
