@@ -83,9 +83,11 @@ def consume_command(
     metrics = ConsumerMetrics()
     if metrics_port is not None:
         try:
-            metrics.serve(metrics_port, metrics_addr)
+            bound = metrics.serve(metrics_port, metrics_addr)
         except OSError as error:
             fail(f"cannot serve metrics on {metrics_addr}:{metrics_port}: {error}")
+        # logged with the bound port: with --metrics-port 0 it is the only way to find it
+        log.info("serving Prometheus metrics on http://%s:%d/metrics", metrics_addr, bound)
     with _infrastructure(), StopFlag() as stop:
         engine = bootstrap.migrated_engine(settings)
         worker = bootstrap.build_worker(

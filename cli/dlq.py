@@ -10,7 +10,10 @@ import click
 from cli.common import fail, get_settings
 from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
+from domain.codec import RejectReason
 from infra.kafka.dead_letters import read_dead_letters, redrive
+
+_REASONS = tuple(reason.value for reason in RejectReason)
 
 
 @contextmanager
@@ -26,8 +29,22 @@ def dlq_group() -> None:
     """Inspect and redrive the dead-letter topic."""
 
 
+def _check_reason(reason: str | None) -> None:
+    # a typo would otherwise match nothing and look like an empty dead-letter topic
+    if reason is not None and reason not in _REASONS:
+        fail(f"--reason: {reason!r} is not a reason code (one of {', '.join(_REASONS)})")
+
+
 def _select(letters: Iterator[DeadLetter], reason: str | None) -> Iterator[DeadLetter]:
     return (letter for letter in letters if reason is None or letter.reason == reason)
+
+
+def _where(letter: DeadLetter) -> str:
+    return f"{letter.position.partition}:{letter.position.offset}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # an error text with newlines must not break the listing
 
 
 @dlq_group.command("list")
@@ -36,6 +53,7 @@ def _select(letters: Iterator[DeadLetter], reason: str | None) -> Iterator[DeadL
 @click.pass_context
 def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
     """Show dead letters from the beginning (reads with a throwaway group; commits nothing)."""
+    _check_reason(reason)
     settings = get_settings(ctx)
     shown = 0
     with _broker():
@@ -47,8 +65,8 @@ def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
             source = str(letter.source) if letter.source else "?"
             value = (letter.value or b"")[:80].decode("utf-8", "replace")
             click.echo(
-                f"{letter.position.partition}:{letter.position.offset}  {letter.reason:<26} "
-                f"from {source}  {letter.error[:100]}  value={value!r}"
+                f"{_where(letter)}  {letter.reason:<26} "
+                f"from {source}  {_one_line(letter.error)[:100]}  value={value!r}"
             )
             shown += 1
     click.echo(f"{shown} dead letters shown")
@@ -60,11 +78,14 @@ def _parse_offsets(values: tuple[str, ...]) -> set[tuple[int, int]]:
         for item in value.split(","):
             partition, sep, offset = item.strip().rpartition(":")
             try:
-                chosen.add((int(partition) if sep else 0, int(offset)))
+                position = (int(partition) if sep else 0, int(offset))
             except ValueError:
+                position = (-1, -1)
+            if min(position) < 0:
                 fail(
                     f"--offsets expects PARTITION:OFFSET (or OFFSET for partition 0), got {item!r}"
                 )
+            chosen.add(position)
     return chosen
 
 
@@ -83,9 +104,15 @@ def redrive_command(
     everything: bool,
     dry_run: bool,
 ) -> None:
-    """Publish chosen dead letters back to their source topics (original key, value, headers)."""
-    if not (reason or offsets or everything):
-        fail("choose letters with --reason, --offsets or --all")
+    """Publish chosen dead letters back to their source topics (original key, value, headers).
+
+    Choose with exactly one of --reason, --offsets (DLQ positions as shown by
+    dlq list) or --all. Nothing is published when a chosen position is not
+    on the topic, or a chosen letter has no source headers or source topic.
+    """
+    if sum((reason is not None, bool(offsets), everything)) != 1:
+        fail("choose letters with exactly one of --reason, --offsets or --all")
+    _check_reason(reason)
     positions = _parse_offsets(offsets)
     settings = get_settings(ctx)
     with _broker():
@@ -96,10 +123,19 @@ def redrive_command(
             )
             if not positions or (letter.position.partition, letter.position.offset) in positions
         ]
+        missing = positions - {(lt.position.partition, lt.position.offset) for lt in letters}
+        if missing:
+            listed = ", ".join(f"{p}:{o}" for p, o in sorted(missing))
+            fail(f"--offsets: no dead letter at {listed} on {settings.topic_dlq}")
+        sourceless = [_where(letter) for letter in letters if letter.source is None]
+        if sourceless:
+            fail(f"cannot redrive {', '.join(sourceless)}: no dlq.source.* headers")
         if dry_run:
             for letter in letters:
-                where = f"{letter.position.partition}:{letter.position.offset}"
-                click.echo(f"would redrive {where} to {letter.source}")
+                click.echo(f"would redrive {_where(letter)} to {letter.source}")
             return
-        count = redrive(settings.kafka_client_config(), letters)
+        try:
+            count = redrive(settings.kafka_client_config(), letters)
+        except ValueError as error:
+            fail(f"cannot redrive: {error}")
     click.echo(f"redrove {count} dead letters")

@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from consumer.batch import BatchOutcome
+from domain.codec import RejectReason
 
 _P = "sla_pipeline_"
 _BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 _DURATIONS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: ``kind`` of ``InfrastructureError``: the label values of the retry counter.
+RETRY_KINDS = ("database", "broker")
 
 
 class ConsumerMetrics:
@@ -58,6 +61,13 @@ class ConsumerMetrics:
             "Wall clock minus the newest event time applied.",
             registry=r,
         )
+        # Every known label value is exported from the start at 0: a series that first
+        # appears at 1 is invisible to rate()/increase(), so the first dead letter or
+        # retry after a start would not show on the dashboards or alerts.
+        for reason in RejectReason:
+            self.dead_lettered.labels(reason=reason.value)
+        for kind in RETRY_KINDS:
+            self.retries.labels(kind=kind)
         self._lag_labels: set[tuple[str, str]] = set()
 
     def record_outcome(self, outcome: BatchOutcome) -> None:
@@ -95,9 +105,11 @@ class ConsumerMetrics:
         found = self.registry.get_sample_value(name, labels)
         return float(found or 0.0)
 
-    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
-        """Expose ``/metrics`` on ``addr:port`` (daemon thread).
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Expose ``/metrics`` on ``addr:port`` (daemon thread); returns the bound port
+        (the one picked when ``port`` is 0).
 
-        Raises ``OSError`` if the port is taken.
+        Raises ``OSError`` if the port is taken or the address cannot be bound.
         """
-        start_http_server(port, addr=addr, registry=self.registry)
+        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        return int(server.server_port)

@@ -74,7 +74,8 @@ class KafkaDeadLetterSink:
 def read_dead_letters(
     client_config: Mapping[str, str], topic: str, *, timeout_s: float = 30.0
 ) -> Iterator[DeadLetter]:
-    """Every letter on ``topic`` from the beginning up to its current end.
+    """Every letter on ``topic`` from the beginning up to its current end, in
+    (partition, offset) order so listings and ``--limit`` are repeatable.
 
     Uses a throwaway group and never commits. Raises ``InfrastructureError``
     when the topic cannot be listed or read within ``timeout_s``.
@@ -92,27 +93,32 @@ def read_dead_letters(
             metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
             if metadata is None or metadata.error is not None:
                 raise InfrastructureError("broker", f"topic {topic!r} not found")
-            ends: dict[int, int] = {}
+            spans: dict[int, tuple[int, int]] = {}
             for partition in metadata.partitions:
                 low, high = consumer.get_watermark_offsets(
                     TopicPartition(topic, partition), timeout=timeout_s
                 )
                 if high > low:
-                    ends[partition] = high
+                    spans[partition] = (low, high)
         except KafkaException as error:
             raise broker_error(error, "list dead letters") from error
-        if not ends:
-            return
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(ends)])
-        yield from _read_until(consumer, ends, timeout_s)
+        for partition, (low, high) in sorted(spans.items()):
+            consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+            yield from _read_partition(consumer, partition, low, high, timeout_s)
     finally:
         consumer.close()
 
 
-def _read_until(consumer: Consumer, ends: dict[int, int], timeout_s: float) -> Iterator[DeadLetter]:
+def _read_partition(
+    consumer: Consumer, partition: int, low: int, end: int, timeout_s: float
+) -> Iterator[DeadLetter]:
+    """The letters of the assigned ``partition`` in ``[low, end)``."""
+    following = low
     idle = 0.0
-    while ends:
-        messages = consumer.consume(num_messages=500, timeout=1.0)
+    while following < end:
+        # Ask for no more than are left: consume() waits its whole timeout for a full batch.
+        wanted = min(500, end - following)
+        messages = consumer.consume(num_messages=wanted, timeout=1.0)
         if not messages:
             idle += 1.0
             if idle >= timeout_s:
@@ -120,15 +126,14 @@ def _read_until(consumer: Consumer, ends: dict[int, int], timeout_s: float) -> I
             continue
         idle = 0.0
         for message in messages:
-            if message.error() is not None:
+            if message.error() is not None or message.partition() != partition:
                 continue
             position = position_of(message)
-            partition = position.partition
-            if partition not in ends or position.offset >= ends[partition]:
-                continue
+            if position.offset >= end:
+                following = end
+                break
+            following = position.offset + 1
             yield DeadLetter.parse(position, message.key(), message.value(), headers_of(message))
-            if position.offset + 1 >= ends[partition]:
-                del ends[partition]
 
 
 def redrive(
@@ -136,29 +141,51 @@ def redrive(
 ) -> int:
     """Publish ``letters`` back to their source topics (original key, value, headers).
 
-    Returns how many were confirmed; raises ``InfrastructureError`` if any was not.
+    Returns how many were confirmed. Raises ``ValueError`` before publishing anything
+    when a letter has no source headers or its source topic does not exist, and
+    ``InfrastructureError`` (saying how many were confirmed) if any was not confirmed.
     """
+    sources = [letter.source for letter in letters]
+    sourceless = [str(letter.position) for letter in letters if letter.source is None]
+    if sourceless:
+        raise ValueError(f"no dlq.source.* headers on {', '.join(sourceless)}")
     producer = Producer({**client_config, "enable.idempotence": True, "acks": "all"})
+    confirmed = 0
     failures: list[str] = []
 
     def on_delivery(error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
+        nonlocal confirmed
+        if error is None:
+            confirmed += 1
+        else:
             failures.append(str(error))
 
     try:
-        for letter in letters:
-            if letter.source is None:
-                raise InfrastructureError("broker", f"{letter.position}: no source topic header")
-            producer.produce(
-                letter.source.topic,
-                key=letter.key,
-                value=letter.value,
-                headers=list(letter.original_headers),
-                on_delivery=on_delivery,
-            )
+        # checked up front: a missing topic would only fail each letter after a long
+        # delivery timeout, with the letters before it already republished
+        known = producer.list_topics(timeout=timeout_s).topics if letters else {}
+        absent = sorted({s.topic for s in sources if s is not None and s.topic not in known})
+        if absent:
+            raise ValueError(f"source topic {', '.join(map(repr, absent))} does not exist")
+        for letter, source in zip(letters, sources, strict=True):
+            assert source is not None  # checked above
+            kwargs: dict[str, Any] = {
+                "key": letter.key,
+                "value": letter.value,
+                "headers": list(letter.original_headers),
+                "on_delivery": on_delivery,
+            }
+            try:
+                producer.produce(source.topic, **kwargs)
+            except BufferError:
+                producer.poll(1.0)  # local queue full (a large --all): drain, then retry once
+                producer.produce(source.topic, **kwargs)
         left = producer.flush(timeout_s)
     except KafkaException as error:
         raise broker_error(error, "redrive") from error
     if left or failures:
-        raise InfrastructureError("broker", f"redrive: {failures[:1] or [f'{left} unconfirmed']}")
-    return len(letters)
+        detail = failures[0] if failures else f"{left} unconfirmed after {timeout_s:g}s"
+        raise InfrastructureError(
+            "broker", f"redrive: {confirmed} of {len(letters)} confirmed: {detail}"
+        )
+    return confirmed
