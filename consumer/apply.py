@@ -3,17 +3,27 @@
 Every change to ``sales`` comes from events newly appended to ``order_history``
 in the same transaction, so a batch of duplicates changes nothing and the final
 database does not depend on arrival order or batch boundaries.
+
+Legality is judged on arrival, in Python: an order's new events that all come
+after its current latest event (the usual case) continue from that event's
+status, and nothing already stored changes. Only orders where a new event lands
+before a stored one -- or whose row another transaction changed since its head
+was read -- have their whole history re-judged in the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
 
 from consumer.batch import BatchOutcome, Offsets, ReceivedEvent
-from consumer.ports import OrderRepository, UnitOfWork
-from domain.events import StatusChanged
-from domain.order import fold
+from consumer.ports import OrderHead, OrderRepository, UnitOfWork
+from domain.events import OrderCreated, StatusChanged, event_status
+from domain.lifecycle import INITIAL_STATUS, RANK, OrderStatus, is_legal
+from domain.order import MILESTONES, OrderFacts, OrderSummary, Precedence, fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +32,16 @@ class Checkpoint:
 
     consumer_group: str
     offsets: Offsets
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """Verdicts (and illegal counts per order) for the events of orders judged on
+    arrival; the orders in ``rejudge`` need their whole history re-judged."""
+
+    verdicts: dict[str, bool | None]
+    illegal: dict[str, int]
+    rejudge: set[str]
 
 
 def apply_batch(
@@ -40,23 +60,113 @@ def apply_batch(
     return outcome
 
 
+#: an order's batch events in precedence order: (precedence, status, event)
+Ranked = list[tuple[Precedence, OrderStatus, ReceivedEvent]]
+
+
+def rank_by_order(events: Mapping[str, ReceivedEvent]) -> dict[str, Ranked]:
+    """Each order's events (``events`` by event id, so distinct) in precedence order."""
+    by_order: dict[str, Ranked] = defaultdict(list)
+    for key, received in events.items():
+        event = received.event
+        status = event_status(event)
+        # domain.order.precedence, with the id text made once
+        by_order[event.order_id].append(((event.occurred_at, RANK[status], key), status, received))
+    for ranked in by_order.values():
+        ranked.sort(key=itemgetter(0))
+    return by_order
+
+
+def judge_arrivals(by_order: Mapping[str, Ranked], heads: Mapping[str, OrderHead]) -> Judgement:
+    """Judge each order's batch events as moves following its stored head.
+
+    An order qualifies when every one of its batch events comes after the head
+    in precedence (a stored event never does, so they are all new); its verdicts
+    are then final. Any other order goes to ``rejudge``.
+    """
+    verdicts: dict[str, bool | None] = {}
+    illegal: dict[str, int] = {}
+    rejudge: set[str] = set()
+    for order_id, ranked in by_order.items():
+        head = heads.get(order_id)
+        if head is not None and ranked[0][0] <= head.precedence:
+            rejudge.add(order_id)
+            continue
+        previous: OrderStatus | None = head.status if head is not None else None
+        count = 0
+        for (_, _, key), status, _ in ranked:
+            # as domain.order.judge_transitions: no earlier event and not a creation
+            if previous is None and status is not INITIAL_STATUS:
+                verdicts[key] = None
+            else:
+                verdict = verdicts[key] = is_legal(previous, status)
+                count += not verdict
+            previous = status
+        if count:
+            illegal[order_id] = count
+    return Judgement(verdicts, illegal, rejudge)
+
+
+def summarize_ranked(order_id: str, ranked: Ranked) -> OrderSummary:
+    """``domain.order.fold`` of one order's distinct events, from their precedence order.
+
+    The latest event sets the status; the first of each milestone status is its
+    earliest time; the first creation (creations share a rank) is the earliest.
+    """
+    facts: OrderFacts | None = None
+    milestones: dict[OrderStatus, datetime] = {}
+    failed = 0
+    for _, status, received in ranked:
+        event = received.event
+        if facts is None and isinstance(event, OrderCreated):
+            facts = OrderFacts.from_event(event)
+        if status in MILESTONES and status not in milestones:
+            milestones[status] = event.occurred_at
+        failed += status is OrderStatus.DELIVERY_FAILED
+    (status_at, _, _), status, latest = ranked[-1]
+    return OrderSummary(
+        order_id=order_id,
+        facts=facts,
+        status=status,
+        status_at=status_at,
+        status_event_id=latest.event.event_id,
+        milestones=milestones,
+        failed_attempts=failed,
+        event_count=len(ranked),
+    )
+
+
 def apply_events(events: Sequence[ReceivedEvent], orders: OrderRepository) -> BatchOutcome:
     """The apply path inside an open transaction (does not commit)."""
     if not events:
         return BatchOutcome()
-    appended = orders.append_history(events)
+    unique: dict[str, ReceivedEvent] = {}
+    for received in events:
+        unique.setdefault(str(received.event.event_id), received)
+    by_order = rank_by_order(unique)
+    heads = orders.read_heads(by_order.keys())
+    judged = judge_arrivals(by_order, heads)
+    appended = orders.append_history(list(unique.values()), judged.verdicts)
     if not appended:
         return BatchOutcome(received=len(events), duplicates=len(events))
-    summaries = fold(received.event for received in appended)
-    states = orders.upsert_sales(list(summaries.values()))
-    illegal = orders.rejudge(summaries.keys())
+    if len(appended) == len(unique):  # the usual case: reuse the precedence order
+        summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
+    else:
+        summaries = fold(received.event for received in appended)
+    states = orders.upsert_sales(list(summaries.values()), judged.illegal)
+    rejudge = judged.rejudge & summaries.keys()
     stale = 0
-    orphaned = 0
     for state in states:
         summary = summaries[state.order_id]
         # the row already held a later status: none of this batch's events took effect
         if state.status_event_id != str(summary.status_event_id):
             stale += summary.event_count
+        head = heads.get(state.order_id)
+        if state.event_count != summary.event_count + (head.event_count if head else 0):
+            # another transaction folded events into this order since its head was
+            # read: the verdicts judged on arrival may miss them
+            rejudge.add(state.order_id)
+    illegal = sum(judged.illegal.values()) + orders.rejudge(rejudge)
     awaiting = {state.order_id for state in states if state.awaiting_creation}
     orphaned = sum(
         1

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from domain.codec import RejectReason
+from domain.codec import RejectReason, encode_event
 from domain.events import Event
 
 
@@ -38,10 +38,15 @@ class RawMessage:
 
 @dataclass(frozen=True, slots=True)
 class ReceivedEvent:
-    """A decoded, valid event and where it came from (``None`` for file ingest)."""
+    """A decoded, valid event and where it came from (``None`` for file ingest).
+
+    ``payload`` is the event's canonical JSON (``domain.codec.encode_event``) when
+    it was already made, so the history row need not encode it again.
+    """
 
     event: Event
     source: SourcePosition | None = None
+    payload: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,14 @@ class DecodedBatch:
     @property
     def size(self) -> int:
         return len(self.events) + len(self.rejected)
+
+    def with_payloads(self) -> DecodedBatch:
+        """This batch with each event's canonical JSON made (``ReceivedEvent.payload``)."""
+        events = [
+            ReceivedEvent(r.event, r.source, r.payload or encode_event(r.event).decode("utf-8"))
+            for r in self.events
+        ]
+        return DecodedBatch(events, self.rejected, self.next_offsets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""What the apply path needs from storage, as protocols (implemented in ``infra.db``).
+"""What the consumer needs from storage and from the broker, as protocols
+(implemented in ``infra.db`` and ``infra.kafka``).
 
 The unit of work is a context manager that rolls back unless ``commit()`` is
 called; the repository behind it does set-based writes (no per-event round trip).
@@ -6,37 +7,69 @@ called; the repository behind it does set-based writes (no per-event round trip)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
-from consumer.batch import Offsets, ReceivedEvent
-from domain.order import OrderSummary
+from consumer.batch import Offsets, RawMessage, ReceivedEvent
+from domain.lifecycle import OrderStatus
+from domain.order import OrderSummary, Precedence
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHead:
+    """An order's latest event as its ``sales`` row holds it, read before a batch.
+
+    ``precedence`` is ``domain.order.precedence`` of that event; ``event_count``
+    is how many history events the row has folded so far.
+    """
+
+    status: OrderStatus
+    precedence: Precedence
+    event_count: int
 
 
 @dataclass(frozen=True, slots=True)
 class SaleState:
-    """An order's row right after an upsert: enough to count stale and orphaned events."""
+    """An order's row right after an upsert: enough to count stale and orphaned events
+    and to see whether another transaction changed the order since its head was read."""
 
     order_id: str
     status_event_id: str
     awaiting_creation: bool
+    event_count: int
+
+
+#: ``legal`` to store per event id (``None``: not decided yet, or no earlier event)
+Verdicts = Mapping[str, bool | None]
 
 
 class OrderRepository(Protocol):
     """``order_history``, ``sales`` and ``consumer_offsets`` inside one transaction."""
 
-    def append_history(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-        """Append events whose ``event_id`` is new; return exactly those (in input order)."""
+    def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
+        """The current head of each order that has a ``sales`` row (others are left out)."""
         ...
 
-    def upsert_sales(self, summaries: Sequence[OrderSummary]) -> list[SaleState]:
-        """Merge one summary per order into ``sales``, moving forward in event time only."""
+    def append_history(
+        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+    ) -> list[ReceivedEvent]:
+        """Append events whose ``event_id`` is new, with ``legal`` from ``verdicts``
+        (missing: ``NULL``); return exactly those (in input order)."""
+        ...
+
+    def upsert_sales(
+        self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
+    ) -> list[SaleState]:
+        """Merge one summary per order into ``sales``, moving forward in event time only.
+
+        ``illegal`` (per order) is added to ``illegal_transitions``.
+        """
         ...
 
     def rejudge(self, order_ids: Collection[str]) -> int:
-        """Recompute ``legal`` of these orders' history and their ``illegal_transitions``.
+        """Recompute ``legal`` of these orders' whole history and their ``illegal_transitions``.
 
         Returns how many history rows were newly judged illegal.
         """
@@ -74,3 +107,31 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+class MessageSource(Protocol):
+    """A consumer-group member that reads batches and commits explicit offsets.
+
+    Methods raise ``InfrastructureError`` when the broker cannot be used.
+    """
+
+    def poll_batch(self, max_messages: int, timeout_s: float) -> list[RawMessage]: ...
+
+    def commit(self, offsets: Offsets) -> None: ...
+
+    def lag(self) -> Mapping[tuple[str, int], int]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class GroupMember(Protocol):
+    """What a ``MessageSource`` that joins a consumer group may also offer."""
+
+    def joined(self) -> bool:
+        """Whether the group has given this member an assignment yet (even an empty one)."""
+        ...
+
+    def set_before_revoke(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` (on the polling thread) before partitions are taken away."""
+        ...

@@ -6,6 +6,11 @@ covers) has committed before the Kafka offsets are committed. Outages are
 retried with backoff; nothing is committed until they pass. The loop knows
 no SQL and no Kafka client: it talks to a ``MessageSource``, a
 ``DeadLetterSink`` and a unit of work.
+
+Batches are pipelined one deep: while batch N is applied on a second thread
+(the driver waits for the database without holding the GIL), the loop polls
+and decodes batch N+1. Batch N's Kafka offsets are still committed only after
+its transaction, and before batch N+1 is applied or a partition is revoked.
 """
 
 from __future__ import annotations
@@ -14,22 +19,25 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from consumer.apply import Checkpoint, apply_batch
-from consumer.batch import BatchOutcome, DecodedBatch, Offsets, RawMessage
+from consumer.batch import BatchOutcome, DecodedBatch, RawMessage
 from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import InfrastructureError, RetriesAbandoned
 from consumer.metrics import ConsumerMetrics
-from consumer.ports import UnitOfWork
+from consumer.ports import GroupMember, MessageSource, UnitOfWork
 from consumer.retry import Backoff, retry_call
 from consumer.shutdown import StopFlag
+from consumer.tuning import loop_tuning
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["MessageSource", "RunSummary", "Worker", "WorkerConfig"]
 
 #: Test-only fault hook (unset in production): seconds to sleep after the database
 #: commit and before the Kafka offset commit, so the fault suite can SIGKILL a worker
@@ -37,24 +45,14 @@ T = TypeVar("T")
 PAUSE_BEFORE_OFFSET_COMMIT_ENV = "SLA_FAULTS_PAUSE_BEFORE_OFFSET_COMMIT_S"
 
 
-class MessageSource(Protocol):
-    """A consumer-group member that reads batches and commits explicit offsets.
-
-    Methods raise ``InfrastructureError`` when the broker cannot be used.
-    """
-
-    def poll_batch(self, max_messages: int, timeout_s: float) -> list[RawMessage]: ...
-
-    def commit(self, offsets: Offsets) -> None: ...
-
-    def lag(self) -> Mapping[tuple[str, int], int]: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
-    """How the loop batches and when a bounded run ends."""
+    """How the loop batches and when a bounded run ends.
+
+    ``until_idle_s`` counts from the first assignment (a slow group join is not
+    idleness); a member that is never assigned anything stops after
+    ``until_idle_s + join_allowance_s``.
+    """
 
     consumer_group: str
     batch_size: int = 2000
@@ -62,6 +60,16 @@ class WorkerConfig:
     until_idle_s: float | None = None
     max_events: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
+    join_allowance_s: float = 60.0
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A batch whose transaction runs on the apply thread."""
+
+    batch: DecodedBatch
+    started: float
+    outcome: Future[BatchOutcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +107,18 @@ class Worker:
         self._batches = 0
         self._consumed = 0
         self._dead_lettered = 0
+        self._in_flight: _InFlight | None = None
+        self._joined: Callable[[], bool] = lambda: True
+        if isinstance(source, GroupMember):
+            self._joined = source.joined
+            source.set_before_revoke(self._finish_in_flight)
 
     def run(self) -> RunSummary:
         """Loop until a bound or a stop; an unexpected error propagates after closing."""
         stopped_by = "stop requested"
         try:
-            stopped_by = self._loop()
+            with loop_tuning():
+                stopped_by = self._loop()
         except RetriesAbandoned as error:
             log.warning("stopped during an outage, nothing committed for the batch: %s", error)
             stopped_by = "stop requested during an outage"
@@ -126,42 +140,100 @@ class Worker:
         return summary
 
     def _loop(self) -> str:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sla-apply") as pool:
+            try:
+                stopped_by = self._pipeline(pool)
+            except BaseException:
+                self._abandon_in_flight()
+                raise
+            self._finish_in_flight()  # the batch in hand is finished and committed
+        return stopped_by
+
+    def _pipeline(self, pool: ThreadPoolExecutor) -> str:
         cfg = self._config
-        idle_since = time.monotonic()
+        started = time.monotonic()
+        idle_since: float | None = None  # from the first poll after the first assignment
         while not self._stop.requested:
             wanted = cfg.batch_size
             if cfg.max_events is not None:
-                wanted = min(wanted, cfg.max_events - self._consumed)
+                pending = self._in_flight.batch.size if self._in_flight else 0
+                wanted = min(wanted, cfg.max_events - self._consumed - pending)
                 if wanted <= 0:
                     return f"max events {cfg.max_events}"
             messages = self._retry(
                 "poll", functools.partial(self._source.poll_batch, wanted, cfg.batch_wait_s)
             )
+            now = time.monotonic()
+            if idle_since is None and self._joined():
+                idle_since = now
             if not messages:
-                if (
-                    cfg.until_idle_s is not None
-                    and time.monotonic() - idle_since >= cfg.until_idle_s
-                ):
+                if self._in_flight is not None:
+                    self._finish_in_flight()  # nothing to overlap with: commit it now
+                    idle_since = time.monotonic() if idle_since is not None else None
+                elif cfg.until_idle_s is None:
+                    pass
+                elif idle_since is not None and now - idle_since >= cfg.until_idle_s:
                     return f"idle for {cfg.until_idle_s:g}s"
+                elif idle_since is None and now - started >= (
+                    cfg.until_idle_s + cfg.join_allowance_s
+                ):
+                    return f"no assignment within {cfg.until_idle_s + cfg.join_allowance_s:g}s"
                 continue
-            self.process(messages)
-            idle_since = time.monotonic()
+            # decoding (and encoding the history payloads) overlaps the transaction
+            # of the batch before, on the other thread
+            batch = decode_batch(messages).with_payloads()
+            self._finish_in_flight()
+            self._dead_letter(batch)
+            apply = functools.partial(self._apply, batch)
+            self._in_flight = _InFlight(batch, time.perf_counter(), pool.submit(apply))
+            if idle_since is not None:
+                idle_since = time.monotonic()
         return "stop requested"
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Handle one polled batch end to end (the batch in hand is always finished)."""
+        """Handle one polled batch end to end, synchronously (the batch in hand is
+        always finished)."""
+        self._finish_in_flight()
         started = time.perf_counter()
         batch = decode_batch(messages)
         self._dead_letter(batch)
+        done: Future[BatchOutcome] = Future()
+        done.set_result(self._apply(batch))
+        self._in_flight = _InFlight(batch, started, done)
+        return self._finish_in_flight()
+
+    def _apply(self, batch: DecodedBatch) -> BatchOutcome:
+        """The batch's transaction, retried through outages (runs on the apply thread)."""
         checkpoint = Checkpoint(self._config.consumer_group, batch.next_offsets)
-        outcome = self._retry(
+        return self._retry(
             "apply batch",
             lambda: apply_batch(batch.events, self._unit_of_work(), checkpoint=checkpoint),
         )
+
+    def _finish_in_flight(self) -> BatchOutcome:
+        """Wait for the batch in flight (if any), then commit its Kafka offsets.
+
+        Raises what its transaction raised (``RetriesAbandoned`` on a stop during
+        an outage); its offsets are then not committed.
+        """
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return BatchOutcome()
+        batch = in_flight.batch
+        outcome = in_flight.outcome.result()
         _pause_before_offset_commit()
         self._retry("commit offsets", lambda: self._source.commit(batch.next_offsets))
-        self._account(batch, outcome, time.perf_counter() - started)
+        self._account(batch, outcome, time.perf_counter() - in_flight.started)
         return outcome
+
+    def _abandon_in_flight(self) -> None:
+        """On an error: let the transaction in flight end, commit no offsets for it."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            try:
+                in_flight.outcome.result()
+            except BaseException as error:  # the error already propagating matters more
+                log.debug("batch in flight ended with %r", error)
 
     def _dead_letter(self, batch: DecodedBatch) -> None:
         if not batch.rejected:

@@ -2,41 +2,41 @@
 
 The merge rules (``ON CONFLICT``, ``CASE`` guards, ``LAG`` legality) are built
 once. How rows reach the server differs by dialect: SQLite gets a multi-row
-``VALUES`` list; PostgreSQL gets one array parameter per column, spread by
-``unnest`` (short statement text the server plans once, instead of megabytes of
-``VALUES`` to parse per batch), and re-judges legality and recounts illegal
-transitions in one statement.
+``VALUES`` list; PostgreSQL gets a binary ``COPY`` into a temporary staging
+table of the session, and the statement reads from it (short text the server
+plans once, and no per-value parameter formatting in Python).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     ColumnElement,
-    DateTime,
     Insert,
-    Select,
+    Integer,
+    Numeric,
+    String,
     Table,
-    Update,
+    TableClause,
+    Text,
     and_,
-    bindparam,
     case,
     collate,
-    false,
-    func,
-    null,
+    column,
     or_,
     select,
-    true,
     tuple_,
-    update,
 )
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain.lifecycle import INITIAL_STATUS, TRANSITIONS
+from domain.lifecycle import TRANSITIONS
 from infra.db.models import ConsumerOffset, OrderHistory, Sale, UtcDateTime
 
 HISTORY = cast(Table, OrderHistory.__table__)
@@ -92,44 +92,77 @@ def _columns(table: Table) -> list[Any]:
     return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
 
 
-def _unnest(table: Table) -> Select[Any]:
-    """``SELECT unnest(:a::T[]) AS a, ...``: one row per array index (arrays of equal length)."""
-    items = []
-    for c in _columns(table):
-        # aware datetimes bind as timestamptz directly (UtcDateTime is only a UTC guard)
-        item_type = DateTime(timezone=True) if isinstance(c.type, UtcDateTime) else c.type
-        array = bindparam(c.name, type_=postgresql.ARRAY(item_type))
-        items.append(func.unnest(array).label(c.name))
-    return select(*items)
-
-
-def bind_rows(dialect: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Parameters for an insert of ``rows`` built by :func:`history_insert` or
-    :func:`sales_upsert`: one list per column on PostgreSQL, the rows elsewhere."""
-    if dialect != "postgresql":
-        return rows
-    return {c.name: [row[c.name] for row in rows] for c in _columns(table)}
+#: PostgreSQL type name of each column type, for binary ``COPY``
+_COPY_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (UtcDateTime, "timestamptz"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (Numeric, "numeric"),
+    (Text, "text"),
+    (String, "varchar"),
+)
 
 
 @cache
-def postgresql_driver_sql(name: str) -> str:
-    """``history_insert`` or ``sales_upsert`` on PostgreSQL as driver SQL whose arrays bind
-    in binary (``%(col)b``).
+def stage(table: Table) -> TableClause:
+    """PostgreSQL: the session's temporary staging table of ``table``'s columns."""
+    return sql_table(f"sla_stage_{table.name}", *[column(c.name) for c in _columns(table)])
 
-    psycopg would send an array of text in text format, quoting every element in
-    Python; in binary each element is copied as is, many times faster. Raises
-    ``KeyError`` for another name.
+
+def create_stages_sql() -> str:
+    """PostgreSQL: create the staging tables of this session if they are missing.
+
+    They are emptied at every commit (and a rollback discards what was copied).
     """
-    statement, table = {"history": (history_insert, HISTORY), "sales": (sales_upsert, SALES)}[name]
-    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-    compiled = statement("postgresql").compile(dialect=dialect)
-    names = {c.name for c in _columns(table)}
-    if set(compiled.params) != names:  # any other bound value would be lost here
-        raise RuntimeError(f"unexpected parameters {set(compiled.params) ^ names}")
-    sql = str(compiled)
-    for column in names:
-        sql = sql.replace(f"%({column})s", f"%({column})b")
-    return sql
+    return "; ".join(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage(t).name} ON COMMIT DELETE ROWS AS "
+        f"SELECT {', '.join(c.name for c in _columns(t))} FROM {t.name} WITH NO DATA"
+        for t in (HISTORY, SALES)
+    )
+
+
+@cache
+def copy_sql(table: Table) -> str:
+    """PostgreSQL: ``COPY`` into the staging table of ``table``, binary format."""
+    names = ", ".join(c.name for c in _columns(table))
+    return f"COPY {stage(table).name} ({names}) FROM STDIN (FORMAT BINARY)"
+
+
+@cache
+def copy_types(table: Table) -> tuple[str, ...]:
+    """PostgreSQL type names of the staged columns, in :func:`copy_sql` order.
+
+    Raises ``TypeError`` for a column type without a mapping.
+    """
+    names = []
+    for c in _columns(table):
+        name = next((n for kind, n in _COPY_TYPES if isinstance(c.type, kind)), None)
+        if name is None:
+            raise TypeError(f"no COPY type for {table.name}.{c.name} ({c.type!r})")
+        names.append(name)
+    return tuple(names)
+
+
+def copy_columns(table: Table) -> tuple[str, ...]:
+    """Names of the columns a row of ``table`` is written with, in :func:`copy_sql` order."""
+    return tuple(c.name for c in _columns(table))
+
+
+def copy_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """``rows`` as tuples in :func:`copy_sql` column order."""
+    pick = itemgetter(*copy_columns(table))
+    return [pick(row) for row in rows]
+
+
+def _source(table: Table, dialect: str) -> Any:
+    stmt = _insert(dialect, table)
+    if dialect == "postgresql":
+        # the rows were copied into the staging table in binary (see copy_sql): the
+        # driver's per-value Python formatting of parameters is the slow part otherwise
+        staged = stage(table)
+        stmt = stmt.from_select([c.name for c in _columns(table)], select(*staged.columns))
+    return stmt
 
 
 def binary_text(column: Any, dialect: str) -> Any:
@@ -140,9 +173,7 @@ def binary_text(column: Any, dialect: str) -> Any:
 @cache
 def history_insert(dialect: str) -> Insert:
     """Insert history rows, skipping known event ids; returns the new event ids."""
-    stmt = _insert(dialect, HISTORY)
-    if dialect == "postgresql":
-        stmt = stmt.from_select([c.name for c in _columns(HISTORY)], _unnest(HISTORY))
+    stmt = _source(HISTORY, dialect)
     stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"])
     result: Insert = stmt.returning(HISTORY.c.event_id)
     return result
@@ -164,9 +195,10 @@ def sales_upsert(dialect: str) -> Insert:
 
     The status moves only forward in ``(status_at, status_rank, status_event_id)``;
     milestones keep the earliest time; counts add up; the earliest creation's
-    facts win. Returns the row's state after the statement.
+    facts win; the batch's illegal transitions (judged on arrival) are added.
+    Returns the row's state after the statement.
     """
-    stmt = _insert(dialect, SALES)
+    stmt = _source(SALES, dialect)
     new, row = stmt.excluded, SALES.c
 
     def key(t: Any) -> Any:
@@ -190,64 +222,11 @@ def sales_upsert(dialect: str) -> Insert:
     values["awaiting_creation"] = and_(row.awaiting_creation, new.awaiting_creation)
     values["failed_attempts"] = row.failed_attempts + new.failed_attempts
     values["event_count"] = row.event_count + new.event_count
+    values["illegal_transitions"] = row.illegal_transitions + new.illegal_transitions
     values["updated_at"] = new.updated_at
-    if dialect == "postgresql":
-        stmt = stmt.from_select([c.name for c in _columns(SALES)], _unnest(SALES))
     upsert = stmt.on_conflict_do_update(index_elements=["order_id"], set_=values)
-    result: Insert = upsert.returning(row.order_id, row.status_event_id, row.awaiting_creation)
-    return result
-
-
-def legality(previous: Any, status: Any) -> ColumnElement[Any]:
-    """SQL form of ``domain.order.judge_transitions`` for one event and its predecessor."""
-    return case(
-        (previous.is_(None), case((status == INITIAL_STATUS.value, true()), else_=null())),
-        (previous.concat(">").concat(status).in_(LEGAL_MOVES), true()),
-        else_=false(),
-    )
-
-
-@cache
-def rejudge_history(dialect: str) -> Update:
-    """Recompute ``legal`` for the history of ``:order_ids`` where it changed.
-
-    Returns ``order_id`` and the new ``legal`` of every row it changed.
-    """
-    h = HISTORY.c
-    previous = func.lag(h.status).over(
-        partition_by=h.order_id,
-        order_by=(h.occurred_at, h.status_rank, binary_text(h.event_id, dialect)),
-    )
-    ordered = (
-        select(h.id, h.status, h.legal, previous.label("previous"))
-        .where(h.order_id.in_(bindparam("order_ids", expanding=True)))
-        .subquery("ordered")
-    )
-    judged = select(
-        ordered.c.id, ordered.c.legal, legality(ordered.c.previous, ordered.c.status).label("v")
-    ).subquery("judged")
-    result: Update = (
-        update(HISTORY)
-        .where(h.id == judged.c.id, judged.c.v.is_distinct_from(judged.c.legal))
-        .values(legal=judged.c.v)
-        .returning(h.order_id, h.legal)
-    )
-    return result
-
-
-@cache
-def recount_illegal(dialect: str) -> Update:
-    """Set ``sales.illegal_transitions`` of ``:order_ids`` from their history."""
-    count = (
-        select(func.count())
-        .select_from(HISTORY)
-        .where(HISTORY.c.order_id == SALES.c.order_id, HISTORY.c.legal == false())
-        .scalar_subquery()
-    )
-    result: Update = (
-        update(SALES)
-        .where(SALES.c.order_id.in_(bindparam("order_ids", expanding=True)))
-        .values(illegal_transitions=count)
+    result: Insert = upsert.returning(
+        row.order_id, row.status_event_id, row.awaiting_creation, row.event_count
     )
     return result
 
@@ -267,44 +246,3 @@ def offsets_upsert(dialect: str) -> Insert:
         },
     )
     return result
-
-
-#: PostgreSQL: re-judge the history of ``:order_ids`` and recount their
-#: ``illegal_transitions`` in one round trip. The count is taken from the judged
-#: verdicts (a sibling CTE cannot see the history UPDATE), which cover every
-#: history row of those orders. Returns how many rows became illegal.
-REJUDGE_POSTGRESQL = """
-WITH ordered AS (
-    SELECT h.id, h.order_id, h.status, h.legal,
-           lag(h.status) OVER (
-               PARTITION BY h.order_id
-               ORDER BY h.occurred_at, h.status_rank, h.event_id COLLATE "C"
-           ) AS previous
-    FROM order_history AS h
-    WHERE h.order_id = ANY(CAST(%(order_ids)b AS VARCHAR[]))
-), judged AS (
-    SELECT id, order_id, legal, CASE
-        WHEN previous IS NULL THEN CASE WHEN status = %(initial)s THEN true END
-        WHEN previous || '>' || status = ANY(CAST(%(legal_moves)s AS VARCHAR[])) THEN true
-        ELSE false
-    END AS v
-    FROM ordered
-), changed AS (
-    UPDATE order_history AS h SET legal = j.v
-    FROM judged AS j
-    WHERE h.id = j.id AND j.v IS DISTINCT FROM j.legal
-    RETURNING h.legal
-), recounted AS (
-    UPDATE sales AS s SET illegal_transitions = c.n
-    FROM (
-        SELECT order_id, count(*) FILTER (WHERE v = false) AS n FROM judged GROUP BY order_id
-    ) AS c
-    WHERE s.order_id = c.order_id AND s.illegal_transitions <> c.n
-)
-SELECT count(*) FROM changed WHERE legal = false
-"""
-
-
-def rejudge_parameters(order_ids: Sequence[str]) -> dict[str, Any]:
-    """Parameters of the driver SQL ``REJUDGE_POSTGRESQL``."""
-    return {"order_ids": order_ids, "initial": INITIAL_STATUS.value, "legal_moves": LEGAL_MOVES}

@@ -6,19 +6,20 @@ Works on any connection inside an open transaction; the statements come from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, CursorResult, Table, select, tuple_
 
 from consumer.batch import Offsets, ReceivedEvent
-from consumer.ports import SaleState
+from consumer.ports import OrderHead, SaleState, Verdicts
 from domain.codec import encode_event
 from domain.events import event_status
-from domain.lifecycle import rank
+from domain.lifecycle import OrderStatus, rank
 from domain.order import OrderSummary
-from infra.db import apply_sql
+from infra.db import apply_sql, judge_sql
 from infra.db.models import ConsumerOffset
 
 #: sales milestone column of each milestone status
@@ -43,28 +44,51 @@ MILESTONE_COLUMN = dict(
 _IN_CHUNK = 5000
 
 
-def history_row(received: ReceivedEvent, ingested_at: datetime) -> dict[str, Any]:
-    """The ``order_history`` row of one event (``legal`` is judged afterwards)."""
+#: ``order_history`` columns in :func:`history_values` order (the ``COPY`` order)
+HISTORY_COLUMNS = apply_sql.copy_columns(apply_sql.HISTORY)
+
+
+def history_values(
+    received: ReceivedEvent,
+    ingested_at: datetime,
+    legal: bool | None = None,
+    event_id: str | None = None,
+) -> tuple[Any, ...]:
+    """The ``order_history`` row of one event as values in ``HISTORY_COLUMNS`` order,
+    with its verdict if judged on arrival (``event_id``: its id as text, when the
+    caller already has it)."""
     event, source = received.event, received.source
     status = event_status(event)
-    return {
-        "event_id": str(event.event_id),
-        "order_id": event.order_id,
-        "event_type": event.event_type,
-        "status": status.value,
-        "status_rank": rank(status),
-        "occurred_at": event.occurred_at,
-        "ingested_at": ingested_at,
-        "source_topic": source.topic if source else None,
-        "source_partition": source.partition if source else None,
-        "source_offset": source.offset if source else None,
-        "legal": None,
-        "payload": encode_event(event).decode("utf-8"),
-    }
+    return (
+        event_id or str(event.event_id),
+        event.order_id,
+        event.event_type,
+        status.value,
+        rank(status),
+        event.occurred_at,
+        ingested_at,
+        source.topic if source else None,
+        source.partition if source else None,
+        source.offset if source else None,
+        legal,
+        received.payload or encode_event(event).decode("utf-8"),
+    )
 
 
-def sales_row(summary: OrderSummary, updated_at: datetime) -> dict[str, Any]:
-    """The ``sales`` row implied by one order's summary."""
+def history_row(
+    received: ReceivedEvent,
+    ingested_at: datetime,
+    legal: bool | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """:func:`history_values` by column name."""
+    return dict(
+        zip(HISTORY_COLUMNS, history_values(received, ingested_at, legal, event_id), strict=True)
+    )
+
+
+def sales_row(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> dict[str, Any]:
+    """The ``sales`` row implied by one order's summary (``illegal`` transitions in it)."""
     facts = summary.facts
     row: dict[str, Any] = {
         "order_id": summary.order_id,
@@ -89,7 +113,7 @@ def sales_row(summary: OrderSummary, updated_at: datetime) -> dict[str, Any]:
         "status_event_id": str(summary.status_event_id),
         "failed_attempts": summary.failed_attempts,
         "event_count": summary.event_count,
-        "illegal_transitions": 0,
+        "illegal_transitions": illegal,
         "updated_at": updated_at,
     }
     row.update(dict.fromkeys(apply_sql.MILESTONE_COLUMNS))
@@ -110,26 +134,69 @@ class SqlOrderRepository:
         self._conn = connection
         self._dialect = connection.dialect.name
         self._clock = clock or (lambda: datetime.now(UTC))
+        #: staging tables written in this transaction (PostgreSQL)
+        self._staged: set[str] = set()
 
-    def append_history(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+    def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
+        if not order_ids:
+            return {}
+        if self._dialect == "postgresql":
+            # one array parameter (binary): no IN list to chunk, one short statement
+            rows: list[Any] = list(
+                self._conn.exec_driver_sql(
+                    judge_sql.HEADS_POSTGRESQL, {"order_ids": list(order_ids)}
+                ).all()
+            )
+        else:
+            rows = []
+            for chunk in _chunks(sorted(order_ids)):
+                query = judge_sql.heads(self._dialect)
+                rows.extend(self._conn.execute(query, {"order_ids": list(chunk)}).all())
+        return {
+            order_id: OrderHead(
+                status=OrderStatus(status),
+                precedence=(status_at, status_rank, status_event_id),
+                event_count=event_count,
+            )
+            for order_id, status, status_at, status_rank, status_event_id, event_count in rows
+        }
+
+    def append_history(
+        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+    ) -> list[ReceivedEvent]:
         distinct: dict[str, ReceivedEvent] = {}
         for received in events:
             distinct.setdefault(str(received.event.event_id), received)
         if not distinct:
             return []
         now = self._clock()
-        rows = [history_row(received, now) for received in distinct.values()]
-        inserted = set(self._write(apply_sql.HISTORY, rows).scalars().all())
+        legal = verdicts or {}
+        values = [history_values(r, now, legal.get(key), key) for key, r in distinct.items()]
+        if self._dialect == "postgresql":
+            result = self._staged_write(apply_sql.HISTORY, values)
+        else:
+            rows = [dict(zip(HISTORY_COLUMNS, v, strict=True)) for v in values]
+            result = self._conn.execute(apply_sql.history_insert(self._dialect), rows)
+        inserted = set(result.scalars().all())
         return [received for key, received in distinct.items() if key in inserted]
 
-    def upsert_sales(self, summaries: Sequence[OrderSummary]) -> list[SaleState]:
+    def upsert_sales(
+        self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
+    ) -> list[SaleState]:
         if not summaries:
             return []
         now = self._clock()
-        rows = [sales_row(summary, now) for summary in summaries]
-        result = self._write(apply_sql.SALES, rows)
+        counts = illegal or {}
+        rows = [sales_row(s, now, counts.get(s.order_id, 0)) for s in summaries]
+        if self._dialect == "postgresql":
+            values = apply_sql.copy_rows(apply_sql.SALES, rows)
+            result = self._staged_write(apply_sql.SALES, values)
+        else:
+            result = self._conn.execute(apply_sql.sales_upsert(self._dialect), rows)
         return [
-            SaleState(order_id=r[0], status_event_id=r[1], awaiting_creation=bool(r[2]))
+            SaleState(
+                order_id=r[0], status_event_id=r[1], awaiting_creation=bool(r[2]), event_count=r[3]
+            )
             for r in result.all()
         ]
 
@@ -138,35 +205,41 @@ class SqlOrderRepository:
             return 0
         if self._dialect == "postgresql":
             # one array parameter: no IN list to chunk, one statement for both steps
-            parameters = apply_sql.rejudge_parameters(sorted(order_ids))
-            result = self._conn.exec_driver_sql(apply_sql.REJUDGE_POSTGRESQL, parameters)
+            parameters = judge_sql.rejudge_parameters(sorted(order_ids))
+            result = self._conn.exec_driver_sql(judge_sql.REJUDGE_POSTGRESQL, parameters)
             return int(result.scalar_one())
         illegal = 0
-        changed: set[str] = set()
         for chunk in _chunks(sorted(order_ids)):
             result = self._conn.execute(
-                apply_sql.rejudge_history(self._dialect), {"order_ids": list(chunk)}
+                judge_sql.rejudge_history(self._dialect), {"order_ids": list(chunk)}
             )
-            for order_id, legal in result.all():
-                changed.add(order_id)
-                illegal += legal is not None and not legal
-        for chunk in _chunks(sorted(changed)):
-            self._conn.execute(apply_sql.recount_illegal(self._dialect), {"order_ids": list(chunk)})
+            illegal += sum(legal is not None and not legal for _, legal in result.all())
+            # every order: counts added on arrival may be off for a re-judged order
+            self._conn.execute(judge_sql.recount_illegal(self._dialect), {"order_ids": list(chunk)})
         return illegal
 
-    def _write(
-        self, table: Table, rows: Sequence[dict[str, Any]]
+    def _staged_write(
+        self, table: Table, values: Sequence[tuple[Any, ...]]
     ) -> CursorResult[*tuple[Any, ...]]:
-        """Run the history insert or the sales upsert on ``rows`` (returning rows)."""
-        if self._dialect == "postgresql":
-            # column arrays through ``unnest``: see apply_sql.postgresql_driver_sql
-            name = "history" if table is apply_sql.HISTORY else "sales"
-            columns = apply_sql.bind_rows(self._dialect, table, rows)
-            return self._conn.exec_driver_sql(apply_sql.postgresql_driver_sql(name), columns)
+        """PostgreSQL: the history insert or the sales upsert of ``values`` (in ``COPY``
+        column order), through the session's staging table (returning rows)."""
+        if not self._staged:
+            # once per transaction: a table created in a rolled-back one is gone
+            self._conn.exec_driver_sql(apply_sql.create_stages_sql())
+        elif table.name in self._staged:
+            # emptied at commit only: clear what an earlier call of this transaction left
+            self._conn.exec_driver_sql(f"DELETE FROM {apply_sql.stage(table).name}")
+        self._staged.add(table.name)
+        driver = self._conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor() as cursor, cursor.copy(apply_sql.copy_sql(table)) as copy:
+            copy.set_types(apply_sql.copy_types(table))
+            for row in values:
+                copy.write_row(row)
         statement = (
             apply_sql.history_insert if table is apply_sql.HISTORY else apply_sql.sales_upsert
         )
-        return self._conn.execute(statement(self._dialect), rows)
+        return self._conn.execute(statement(self._dialect))
 
     def record_offsets(self, consumer_group: str, offsets: Offsets) -> None:
         if not offsets:

@@ -98,6 +98,8 @@ class KafkaMessageSource:
         }
         config.update(extra_config or {})
         self._offset_lookup = offset_lookup
+        self._joined = False
+        self._before_revoke: Callable[[], object] | None = None
         try:
             self._consumer = Consumer(config)
             self._consumer.subscribe(
@@ -117,6 +119,7 @@ class KafkaMessageSource:
             self._seek_to_database(consumer, partitions)
         log.info("assigned %s", _names(partitions))
         consumer.assign(partitions)
+        self._joined = True
 
     def _seek_to_database(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._offset_lookup is not None
@@ -136,12 +139,24 @@ class KafkaMessageSource:
                 tp.offset = recorded[key]
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Callbacks run inside poll_batch, and the loop polls only after the
-        # previous batch is applied and its offsets committed: nothing is pending.
+        # Callbacks run inside poll_batch, while the loop may have a batch in flight:
+        # the hook finishes it and commits its offsets while they are still ours.
+        if self._before_revoke is not None:
+            self._before_revoke()
         log.info("revoked %s", _names(partitions))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.warning("lost %s (session expired); the next owner re-reads", _names(partitions))
+
+    # -- GroupMember --------------------------------------------------------------------
+
+    def joined(self) -> bool:
+        """Whether an assignment (possibly empty) has been received since subscribing."""
+        return self._joined
+
+    def set_before_revoke(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` in the revoke callback, before the partitions are given up."""
+        self._before_revoke = hook
 
     # -- MessageSource ------------------------------------------------------------------
 

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Sequence
+import random
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
+from typing import Self
 from uuid import UUID, uuid4
 
 import pytest
 
-from consumer.apply import Checkpoint, apply_batch, apply_events
+from consumer.apply import (
+    Checkpoint,
+    Ranked,
+    apply_batch,
+    apply_events,
+    judge_arrivals,
+    rank_by_order,
+    summarize_ranked,
+)
 from consumer.batch import Offsets, ReceivedEvent
-from consumer.ports import SaleState
+from consumer.ports import OrderHead, SaleState, Verdicts
 from domain.events import Event, OrderCreated, ShippingTier, StatusChanged
 from domain.lifecycle import OrderStatus as S
-from domain.order import OrderSummary, judge_transitions, merge
+from domain.order import OrderSummary, fold, judge_transitions, merge, precedence
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -73,27 +83,45 @@ class FakeRepository:
         self.legal: dict[str, bool | None] = {}
         self.offsets: dict[tuple[str, str, int], int] = {}
         self.upserts = 0
+        self.rejudged: set[str] = set()
 
-    def append_history(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+    def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
+        return {
+            o: OrderHead(s.status, s.status_precedence, s.event_count)
+            for o, s in self.sales.items()
+            if o in order_ids
+        }
+
+    def append_history(
+        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+    ) -> list[ReceivedEvent]:
         new: list[ReceivedEvent] = []
         for r in events:
             key = str(r.event.event_id)
             if key not in self.history:
                 self.history[key] = r.event
+                self.legal[key] = (verdicts or {}).get(key)
                 new.append(r)
         return new
 
-    def upsert_sales(self, summaries: Sequence[OrderSummary]) -> list[SaleState]:
+    def upsert_sales(
+        self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
+    ) -> list[SaleState]:
         self.upserts += 1
         states = []
         for s in summaries:
             current = self.sales.get(s.order_id)
             row = s if current is None else merge(current, s)
             self.sales[s.order_id] = row
-            states.append(SaleState(s.order_id, str(row.status_event_id), row.awaiting_creation))
+            states.append(
+                SaleState(
+                    s.order_id, str(row.status_event_id), row.awaiting_creation, row.event_count
+                )
+            )
         return states
 
     def rejudge(self, order_ids: Collection[str]) -> int:
+        self.rejudged |= set(order_ids)
         illegal = 0
         for order_id in order_ids:
             events = [e for e in self.history.values() if e.order_id == order_id]
@@ -124,7 +152,7 @@ class FakeUnitOfWork:
         self.committed = False
         self.rolled_back = False
 
-    def __enter__(self) -> FakeUnitOfWork:
+    def __enter__(self) -> Self:
         self.committed = self.rolled_back = False
         return self
 
@@ -195,7 +223,9 @@ def test_the_checkpoint_is_recorded_in_the_same_transaction() -> None:
 
 def test_a_failure_rolls_back_and_propagates() -> None:
     class Boom(FakeRepository):
-        def rejudge(self, order_ids: Collection[str]) -> int:
+        def upsert_sales(
+            self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
+        ) -> list[SaleState]:
             raise RuntimeError("boom")
 
     uow = FakeUnitOfWork(Boom())
@@ -210,21 +240,129 @@ def test_an_empty_batch_does_nothing() -> None:
     assert repo.upserts == 0
 
 
-def test_postgresql_statements_bind_one_binary_array_per_column() -> None:
+def test_postgresql_statements_read_from_binary_copy_staging_tables() -> None:
+    from sqlalchemy.dialects import postgresql
+
     from infra.db import apply_sql
 
-    for name, table in (("history", apply_sql.HISTORY), ("sales", apply_sql.SALES)):
-        sql = apply_sql.postgresql_driver_sql(name)
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    for table, build in (
+        (apply_sql.HISTORY, apply_sql.history_insert),
+        (apply_sql.SALES, apply_sql.sales_upsert),
+    ):
         columns = [c.name for c in table.columns if c.name != "id"]
-        assert all(f"unnest(%({c})b::" in sql for c in columns)
-        assert "%s" not in sql and ")s" not in sql  # no text-format parameter left
-        assert len(sql) < 10_000  # the same short text whatever the batch size
+        compiled = build("postgresql").compile(dialect=dialect)
+        assert compiled.params == {}  # nothing bound: whatever the batch size, same text
+        assert f"FROM sla_stage_{table.name}" in str(compiled)
+        assert apply_sql.copy_sql(table).endswith("FROM STDIN (FORMAT BINARY)")
+        assert len(apply_sql.copy_types(table)) == len(columns)
+        row = {c: i for i, c in enumerate(reversed(columns))}
+        assert apply_sql.copy_rows(table, [row]) == [tuple(row[c] for c in columns)]
+    assert "ON COMMIT DELETE ROWS" in apply_sql.create_stages_sql()
 
 
-def test_rows_become_columns_for_postgresql_only() -> None:
+# -- legality judged on arrival ----------------------------------------------------------
+
+
+def expected_verdicts(events: Sequence[Event]) -> dict[str, bool | None]:
+    by_order: dict[str, list[Event]] = {}
+    for e in events:
+        by_order.setdefault(e.order_id, []).append(e)
+    return {str(k): v for evs in by_order.values() for k, v in judge_transitions(evs).items()}
+
+
+def test_in_order_events_are_judged_on_arrival_without_a_rejudge() -> None:
+    uow = FakeUnitOfWork()
+    c, a, bad = created(), changed(S.APPROVED, hours=1), changed(S.DELIVERED, hours=2)
+    first = apply_batch(received(c, changed(S.APPROVED, "ORD-2")), uow)
+    second = apply_batch(received(bad, a), uow)
+    assert uow.orders.rejudged == set()
+    assert (first.illegal, second.illegal) == (0, 1)
+    history = list(uow.orders.history.values())
+    assert uow.orders.legal == expected_verdicts(history)
+
+
+def test_an_event_landing_before_a_stored_one_rejudges_only_its_order() -> None:
+    uow = FakeUnitOfWork()
+    apply_batch(received(created(), changed(S.PROCESSING, hours=2), created("ORD-2")), uow)
+    late = changed(S.APPROVED, hours=1)
+    outcome = apply_batch(received(late, changed(S.APPROVED, "ORD-2", hours=1)), uow)
+    assert uow.orders.rejudged == {"ORD-1"}
+    assert outcome.illegal == 0
+    assert uow.orders.legal == expected_verdicts(list(uow.orders.history.values()))
+
+
+def test_a_redelivered_batch_is_not_rejudged() -> None:
+    uow = FakeUnitOfWork()
+    batch = received(created(), changed(S.APPROVED, hours=1))
+    apply_batch(batch, uow)
+    assert apply_batch(batch, uow).duplicates == 2
+    assert uow.orders.rejudged == set()
+
+
+def test_a_row_changed_by_another_transaction_is_rejudged() -> None:
+    class Racing(FakeRepository):
+        """Another writer folds an event into ORD-1 between the head read and the upsert."""
+
+        def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
+            heads = super().read_heads(order_ids)
+            other = changed(S.APPROVED, hours=1)
+            self.history[str(other.event_id)] = other
+            self.legal[str(other.event_id)] = True
+            self.upsert_sales(
+                [OrderSummary("ORD-1", None, S.APPROVED, other.occurred_at, other.event_id)]
+            )
+            return heads
+
+    repo = Racing()
+    repo.history["x"] = c = created()
+    repo.sales["ORD-1"] = OrderSummary("ORD-1", None, S.PENDING, c.occurred_at, c.event_id)
+    apply_events(received(changed(S.PROCESSING, hours=2)), repo)
+    assert repo.rejudged == {"ORD-1"}
+
+
+def by_id(*events: Event) -> dict[str, Ranked]:
+    return rank_by_order({str(e.event_id): ReceivedEvent(e) for e in events})
+
+
+def test_judge_arrivals_continues_from_the_head() -> None:
+    a = changed(S.PROCESSING, hours=2)
+    head = OrderHead(S.APPROVED, precedence(T0 + timedelta(hours=1), S.APPROVED, eid()), 2)
+    judged = judge_arrivals(by_id(a, changed(S.PACKED, hours=3)), {"ORD-1": head})
+    assert set(judged.verdicts.values()) == {True} and judged.rejudge == set()
+    assert judged.illegal == {}
+    early = judge_arrivals(by_id(changed(S.PACKED, hours=0.5)), {"ORD-1": head})
+    assert early.verdicts == {} and early.rejudge == {"ORD-1"}
+    orphan = judge_arrivals(by_id(a), {})
+    assert orphan.verdicts == {str(a.event_id): None}
+
+
+def test_summaries_from_precedence_order_equal_the_domain_fold() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        events: list[Event] = []
+        for n in range(rng.randint(1, 12)):
+            order, hours = rng.choice("AB"), rng.randint(0, 3)
+            if rng.random() < 0.25:
+                events.append(created(order, hours=hours, event_id=eid(), customer_id=f"C{n}"))
+            else:
+                status = rng.choice([s for s in S if s is not S.PENDING])
+                events.append(changed(status, order, hours=hours, event_id=eid()))
+        ranked = rank_by_order({str(e.event_id): ReceivedEvent(e) for e in events})
+        assert {o: summarize_ranked(o, r) for o, r in ranked.items()} == fold(events)
+
+
+def test_history_values_follow_the_copy_column_order() -> None:
     from infra.db import apply_sql
+    from infra.db.repository import HISTORY_COLUMNS, history_row
 
-    rows = [{c.name: (c.name, i) for c in apply_sql.OFFSETS.columns} for i in range(3)]
-    assert apply_sql.bind_rows("sqlite", apply_sql.OFFSETS, rows) is rows
-    columns = apply_sql.bind_rows("postgresql", apply_sql.OFFSETS, rows)
-    assert columns["topic"] == [("topic", 0), ("topic", 1), ("topic", 2)]
+    assert tuple(c.name for c in apply_sql.HISTORY.columns if c.name != "id") == HISTORY_COLUMNS
+    event = changed(S.APPROVED)
+    row = history_row(ReceivedEvent(event), T0, legal=False)
+    assert (row["event_id"], row["order_id"], row["status"]) == (
+        str(event.event_id),
+        "ORD-1",
+        "approved",
+    )
+    assert row["legal"] is False and row["ingested_at"] == T0
+    assert row["payload"].startswith("{") and row["source_topic"] is None
