@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,9 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.common import fail, get_settings
-from infra.kafka.admin import TopicAdminError, ensure_topics
-from infra.kafka.producer import DeliveryCounter, build_producer
-from producer.faults import RATE_NAMES, FaultConfig
+from infra.kafka.admin import KEEP_FOREVER, TopicAdminError, ensure_topics, event_topic_config
+from infra.kafka.producer import (
+    BrokerUnreachable,
+    DeliveryCounter,
+    build_producer,
+    ensure_reachable,
+)
+from producer.faults import RATE_NAMES, RATE_SUBJECTS, FaultConfig
 from producer.files import EventFileError, FileRecord, write_csv, write_jsonl
 from producer.publish import PublishResult, TopicNames, planned_messages, publish
 from producer.replay import RejectSink, replay
@@ -28,6 +32,8 @@ JSONL_FILE = "events.jsonl"
 #: Below about this many events a progress bar is noise.
 PROGRESS_MIN = 10_000
 _MAX_REJECT_LINES = 20
+#: How long a command waits for the cluster's first answer before giving up.
+CONNECT_TIMEOUT_S = 10.0
 
 
 def fault_options(func: F) -> F:
@@ -40,20 +46,9 @@ def fault_options(func: F) -> F:
             type=click.FloatRange(0.0, 1.0),
             default=0.0,
             show_default=True,
-            help=f"Share of {_RATE_UNITS[name]} given this fault.",
+            help=f"Share of {RATE_SUBJECTS[name]} given this fault.",
         )(func)
     return func
-
-
-_RATE_UNITS = {
-    "duplicate_rate": "events sent twice (same bytes)",
-    "reorder_rate": "events swapped with their order's next event",
-    "late_rate": "events published hours after their event time",
-    "orphan_rate": "orders whose first status change precedes the creation",
-    "malformed_rate": "events followed by a malformed copy",
-    "illegal_rate": "orders given a status change the lifecycle forbids",
-    "oversized_rate": "events followed by an oversized copy",
-}
 
 
 def simulation_options(func: F) -> F:
@@ -150,7 +145,8 @@ def generate_command(
     """Simulate orders and write their events to files (same seed, same bytes)."""
     config = _simulation(orders, seed, start, orders_per_hour)
     faults = _faults(rates)
-    messages = planned_messages(config, faults)
+    # CSV rows come from the events: the wire bytes would be encoded for nothing
+    messages = planned_messages(config, faults, encode=file_format == "jsonl")
     try:
         with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
             if file_format == "csv":
@@ -167,12 +163,17 @@ def generate_command(
 
 
 def _producer(ctx: click.Context) -> tuple[Any, DeliveryCounter, TopicNames]:
+    """A producer whose cluster has answered (else one error line, exit 1)."""
     settings = get_settings(ctx)
     counter = DeliveryCounter()
     try:
         producer = build_producer(settings.kafka_client_config(), counter)
     except KafkaException as exc:
         fail(f"invalid Kafka configuration: {exc.args[0]}")
+    try:
+        ensure_reachable(producer, counter, CONNECT_TIMEOUT_S)
+    except BrokerUnreachable as exc:
+        fail(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}")
     return producer, counter, TopicNames.from_settings(settings)
 
 
@@ -181,8 +182,12 @@ def _summary(result: PublishResult) -> None:
         f"sent {result.delivered}, failed {result.failed}, attempted {result.attempted}, "
         f"{result.rate:,.0f} msg/s over {result.elapsed_s:.2f} s"
     )
-    for error in result.errors:
-        click.echo(f"delivery error: {error}", err=True)
+
+
+def _exit_if_failed(result: PublishResult, counter: DeliveryCounter) -> None:
+    """On any undelivered message: one error line with the reasons, exit 1."""
+    if not result.ok:
+        fail(result.failure(counter.client_error))
 
 
 @click.command("produce")
@@ -229,8 +234,7 @@ def produce_command(
             messages, producer, counter, topics, rate=rate, duration_s=duration, progress=advance
         )
     _summary(result)
-    if not result.ok:
-        sys.exit(1)
+    _exit_if_failed(result, counter)
 
 
 @click.command("replay")
@@ -287,8 +291,7 @@ def replay_command(
     click.echo(f"read {result.rows} rows, rejected {result.rejected}")
     for path in result.rejects_paths:
         click.echo(f"rejects written to {path}")
-    if not result.ok:
-        sys.exit(1)
+    _exit_if_failed(result.published, counter)
 
 
 @click.group("topics")
@@ -299,21 +302,38 @@ def topics_command() -> None:
 @topics_command.command("create")
 @click.option("--partitions", type=click.IntRange(1, 10_000), default=6, show_default=True)
 @click.option("--replication", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option(
+    "--retention-ms",
+    type=click.IntRange(KEEP_FOREVER),
+    default=None,
+    metavar="MS",
+    help="retention.ms of the two event topics; -1 keeps messages forever "
+    "[default: the broker's, usually 7 days]. Kafka measures it against the event "
+    "times replay and produce publish: history older than this is soon deleted.",
+)
 @click.pass_context
-def topics_create_command(ctx: click.Context, partitions: int, replication: int) -> None:
+def topics_create_command(
+    ctx: click.Context, partitions: int, replication: int, retention_ms: int | None
+) -> None:
     """Create order-created, status-changed and the dead-letter topic (existing ones are kept)."""
     settings = get_settings(ctx)
-    names = [*settings.topics, settings.topic_dlq]
+    client, events = settings.kafka_client_config(), list(settings.topics)
+    dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []
     try:
         outcome = ensure_topics(
-            settings.kafka_client_config(), names, partitions=partitions, replication=replication
-        )
+            client, events, partitions=partitions, replication=replication,
+            config=event_topic_config(retention_ms),
+        )  # fmt: skip
+        outcome |= ensure_topics(client, dlq, partitions=partitions, replication=replication)
     except TopicAdminError as exc:
         fail(str(exc))
     except KafkaException as exc:
         fail(f"invalid Kafka configuration: {exc.args[0]}")
-    for name in names:
-        click.echo(f"{name}: {outcome[name]}")
+    for name in [*events, *dlq]:
+        note = ""
+        if retention_ms is not None and name in events and outcome[name] == "exists":
+            note = " (its retention is left as it is)"
+        click.echo(f"{name}: {outcome[name]}{note}")
 
 
 COMMANDS: list[click.Command] = [generate_command, produce_command, replay_command, topics_command]

@@ -67,15 +67,17 @@ class FaultConfig:
         return any(getattr(self, name) > 0 for name in RATE_NAMES)
 
 
-RATE_NAMES = (
-    "duplicate_rate",
-    "reorder_rate",
-    "late_rate",
-    "orphan_rate",
-    "malformed_rate",
-    "illegal_rate",
-    "oversized_rate",
-)
+#: Each fault rate and what it is a share of.
+RATE_SUBJECTS: Mapping[str, str] = {
+    "duplicate_rate": "events sent twice (same bytes)",
+    "reorder_rate": "events swapped with their order's next event",
+    "late_rate": "events published hours after their event time",
+    "orphan_rate": "orders whose first status change precedes the creation",
+    "malformed_rate": "events followed by a malformed copy",
+    "illegal_rate": "orders given a status change the lifecycle forbids",
+    "oversized_rate": "events followed by an oversized copy",
+}
+RATE_NAMES = tuple(RATE_SUBJECTS)
 
 
 @dataclass(slots=True)
@@ -96,26 +98,37 @@ class FaultedStream:
         return Counter(m.fault for m in self.messages if m.fault is not None)
 
 
-def clean_stream(events: Iterable[Event]) -> FaultedStream:
-    """The messages of ``events`` in the given order, without faults."""
+def clean_stream(events: Iterable[Event], *, encode: bool = True) -> FaultedStream:
+    """The messages of ``events`` in the given order, without faults.
+
+    ``encode=False``: values are encoded on use (see ``message_for``).
+    """
     valid = list(events)
-    return FaultedStream(messages=[message_for(e) for e in valid], valid_events=valid)
+    messages = [message_for(e, encode=encode) for e in valid]
+    return FaultedStream(messages=messages, valid_events=valid)
 
 
-def inject_faults(events: Iterable[Event], faults: FaultConfig, seed: int) -> FaultedStream:
+def inject_faults(
+    events: Iterable[Event], faults: FaultConfig, seed: int, *, encode: bool = True
+) -> FaultedStream:
     """Publish-ordered messages for ``events`` (event-time order) with faults at ``faults`` rates.
 
     Deterministic for the same events, rates and ``seed``. Never raises for valid input.
+    ``encode=False``: values of valid messages are encoded on use (see ``message_for``);
+    malformed ones always carry their bytes.
     """
     if not faults.any:
-        return clean_stream(events)
+        return clean_stream(events, encode=encode)
     rng = random.Random(f"faults:{seed}")
     real = list(events)
     valid = _with_illegal_transitions(real, faults.illegal_rate, rng)
     # Each message gets a sort slot; faults move slots, one final sort gives publish order.
     slots: list[tuple[float, int, OutgoingMessage]] = []
     illegal_ids = {e.event_id for e in valid} - {e.event_id for e in real}
-    base = [message_for(e, "illegal" if e.event_id in illegal_ids else None) for e in valid]
+    base = [
+        message_for(e, "illegal" if e.event_id in illegal_ids else None, encode=encode)
+        for e in valid
+    ]
     position = [float(i) for i in range(len(base))]
     _orphan(valid, base, position, faults.orphan_rate, rng)
     _reorder(valid, base, position, faults.reorder_rate, rng)

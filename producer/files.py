@@ -150,11 +150,14 @@ def write_jsonl(
     written = skipped = 0
     with path.open("wb") as out:
         write, key_mismatch = out.write, RejectReason.KEY_MISMATCH
+        # one message at a time: holding chunks of them alive wakes the garbage collector
         for i, message in enumerate(messages):
             if progress is not None and i % 4096 == 0:
                 progress(i)
-            value = message.value
-            # jsonl_line_safe(message), inline: this runs once per generated event
+            value = message.encoded  # the field, not the property: this runs once per event
+            if value is None:
+                value = message.value
+            # jsonl_line_safe(message), inline
             if b"\n" in value or b"\r" in value or message.expected_reason is key_mismatch:
                 skipped += 1
                 continue

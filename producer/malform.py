@@ -127,7 +127,7 @@ def _message(
     return OutgoingMessage(
         topic_kind=event.event_type,
         key=key,
-        value=value,
+        encoded=value,
         timestamp_ms=to_ms(event.occurred_at),
         fault=fault,
         expected_reason=reason,

@@ -11,6 +11,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from confluent_kafka import Producer
 
@@ -18,8 +19,8 @@ from domain.events import Event
 from infra.kafka.producer import DeliveryCounter, drain, send
 from infra.settings import Settings
 from producer.faults import FaultConfig, inject_faults
-from producer.messages import OutgoingMessage, TopicKind, message_for
-from producer.simulation import SimulationConfig, iter_events
+from producer.messages import OutgoingMessage, TopicKind, timed_message
+from producer.simulation import SimulationConfig, iter_events, iter_timed_events
 
 Progress = Callable[[int], None]
 
@@ -56,32 +57,50 @@ class PublishResult:
     def ok(self) -> bool:
         return self.failed == 0 and self.delivered == self.attempted
 
+    def failure(self, client_error: str | None = None) -> str:
+        """One line for a failed run: counts, first and last error, the client's error."""
+        reasons = self.errors[:1] + self.errors[1:][-1:]
+        if client_error:
+            reasons.append(f"last client error: {client_error}")
+        why = "; ".join(dict.fromkeys(reasons)) or "no delivery report"
+        return f"{self.failed} of {self.attempted} messages not delivered ({why})"
+
     @property
     def rate(self) -> float:
         """Delivered messages per second of wall time."""
         return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def planned_messages(config: SimulationConfig, faults: FaultConfig) -> Iterator[OutgoingMessage]:
+def planned_messages(
+    config: SimulationConfig, faults: FaultConfig, *, encode: bool = True
+) -> Iterator[OutgoingMessage]:
     """The messages of a simulation in publish order (the same ones ``generate`` writes).
 
     A finite simulation is faulted as a whole; an endless one (``orders=None``) in
     chunks of :data:`LIVE_CHUNK_EVENTS` events, each with its own derived seed.
+    ``encode=False`` leaves the values of valid messages to be encoded on use
+    (``OutgoingMessage.value``): for the CSV writer, which reads only the events.
     """
-    events = iter_events(config)
     if not faults.any:
-        return (message_for(event) for event in events)
+        # starmap, not a generator expression: one Python frame less per event
+        timed = iter_timed_events(config)
+        return itertools.starmap(
+            timed_message if encode else partial(timed_message, encode=False), timed
+        )
+    events = iter_events(config)
     if config.orders is not None:
-        return iter(inject_faults(events, faults, config.seed).messages)
-    return _chunked(events, faults, config.seed)
+        return iter(inject_faults(events, faults, config.seed, encode=encode).messages)
+    return _chunked(events, faults, config.seed, encode)
 
 
-def _chunked(events: Iterator[Event], faults: FaultConfig, seed: int) -> Iterator[OutgoingMessage]:
+def _chunked(
+    events: Iterator[Event], faults: FaultConfig, seed: int, encode: bool
+) -> Iterator[OutgoingMessage]:
     for number in itertools.count():
         chunk = list(itertools.islice(events, LIVE_CHUNK_EVENTS))
         if not chunk:
             return
-        yield from inject_faults(chunk, faults, seed * 1_000_003 + number).messages
+        yield from inject_faults(chunk, faults, seed * 1_000_003 + number, encode=encode).messages
 
 
 def publish(
@@ -100,9 +119,12 @@ def publish(
 
     ``rate``: at most that many messages per second. ``speed``: keep the gaps between
     event times, divided by ``speed``. ``duration_s``: stop sending after that long.
-    Broker errors are counted in the result, never raised.
+    Broker errors are counted in the result, never raised. Sending stops at the first
+    failed delivery (the run has failed; the rest would fail the same way), and
+    messages still unconfirmed ``flush_timeout_s`` after the last send count as failed.
     """
     start = time.monotonic()
+    failed_before = counter.failed
     deadline = None if duration_s is None else start + duration_s
     paced = rate is not None or speed is not None or deadline is not None
     first_ts: int | None = None
@@ -113,7 +135,7 @@ def publish(
     for message in messages:
         if paced:
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            if (deadline is not None and now >= deadline) or counter.failed > failed_before:
                 break
             due = now
             if rate is not None:
@@ -126,29 +148,34 @@ def publish(
             while due > now:  # wait, serving delivery reports meanwhile
                 poll(min(0.05, due - now))
                 now = time.monotonic()
+        value = message.encoded  # the field, not the property: this runs once per message
+        if value is None:
+            value = message.value
         try:
             produce(
-                topic_of[message.topic_kind], message.value, message.key,
-                timestamp=message.timestamp_ms,
-            )  # fmt: skip
+                topic_of[message.topic_kind], value, message.key, timestamp=message.timestamp_ms
+            )
         except BufferError:  # local queue full: serve reports until there is room
-            send(producer, topic_of[message.topic_kind], message.key, message.value,
-                 message.timestamp_ms)  # fmt: skip
+            send(producer, topic_of[message.topic_kind], message.key, value, message.timestamp_ms)
         attempted += 1
         if attempted & 1023 == 0:
             poll(0)
             if progress is not None:
                 progress(attempted)
+            if counter.failed > failed_before:
+                break
     undelivered = drain(producer, flush_timeout_s)
     if progress is not None:
         progress(attempted)
     errors = list(counter.errors)
     if undelivered:
         errors.append(f"{undelivered} messages not confirmed within {flush_timeout_s:g}s")
+    # only failures are reported: what left the producer without one was delivered
+    failed = counter.failed - failed_before + undelivered
     return PublishResult(
         attempted=attempted,
-        delivered=counter.delivered,
-        failed=counter.failed + undelivered,
+        delivered=attempted - failed,
+        failed=failed,
         elapsed_s=time.monotonic() - start,
         errors=errors,
     )

@@ -12,8 +12,25 @@ from confluent_kafka.cimpl import NewTopic
 #: Event times of simulated or replayed streams may run ahead of the broker's clock;
 #: Kafka 4 rejects timestamps more than an hour in the future unless the topic allows it.
 EVENT_TOPIC_CONFIG: Mapping[str, str] = {"message.timestamp.after.max.ms": str(2**63 - 1)}
+#: ``retention.ms`` value that keeps messages forever.
+KEEP_FOREVER = -1
 
 TopicOutcome = Literal["created", "exists"]
+
+
+def event_topic_config(retention_ms: int | None = None) -> dict[str, str]:
+    """Config of an event topic; ``retention_ms=None`` leaves retention to the broker default.
+
+    Kafka deletes by message timestamp, and event topics carry event times: history
+    older than the retention is deleted at the broker's next retention check.
+    Raises ``ValueError`` for a retention below -1 (-1 keeps messages forever).
+    """
+    config = dict(EVENT_TOPIC_CONFIG)
+    if retention_ms is not None:
+        if retention_ms < KEEP_FOREVER:
+            raise ValueError(f"retention must be -1 (forever) or >= 0 ms, not {retention_ms}")
+        config["retention.ms"] = str(retention_ms)
+    return config
 
 
 class TopicAdminError(Exception):
@@ -34,13 +51,16 @@ def ensure_topics(
     Raises :class:`TopicAdminError` when the broker cannot be reached in ``timeout_s``
     or refuses a topic for another reason (bad replication factor, authorization...).
     """
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return {}
     admin = AdminClient({**client_config})
     topic_config = dict(EVENT_TOPIC_CONFIG if config is None else config)
     wanted = [
         NewTopic(
             name, num_partitions=partitions, replication_factor=replication, config=topic_config
         )
-        for name in dict.fromkeys(names)
+        for name in unique
     ]
     try:
         futures = admin.create_topics(

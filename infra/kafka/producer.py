@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+#: librdkafka's own log lines: diagnostics, shown with --log-level DEBUG. Every error that
+#: matters also reaches the caller as a delivery report or a client error (DeliveryCounter).
+client_log = logging.getLogger("librdkafka")
 
 #: Throughput tuning: large batches, short linger, cheap compression, deep local queue.
 #: Users may override any of these with -X / SLA_KAFKA_CONFIG.
@@ -27,23 +32,39 @@ PRODUCER_GUARANTEES: Mapping[str, str] = {"enable.idempotence": "true", "acks": 
 
 @dataclass(slots=True)
 class DeliveryCounter:
-    """Counts delivery reports; keeps the first few error texts.
+    """Counts failed deliveries; keeps the first few error texts.
 
-    Used as the producer's single ``on_delivery`` callback.
+    Used as the producer's single ``on_delivery`` callback. Producers from
+    :func:`build_producer` report failures only: a message is delivered once the
+    producer no longer holds it (``len(producer)``, ``flush``) and no failure was counted.
     """
 
-    delivered: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     max_errors: int = 10
+    #: The latest client-level error (broker down, authentication...), if any.
+    client_error: str | None = None
 
     def __call__(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
-            self.delivered += 1
             return
         self.failed += 1
         if len(self.errors) < self.max_errors:
             self.errors.append(f"{message.topic()}: {error.str()}")
+
+    def on_client_error(self, error: KafkaError) -> None:
+        """The producer's ``error_cb``: librdkafka retries these itself, so only note them."""
+        self.client_error = error.str()
+        client_log.debug("client error: %s", self.client_error)
+
+
+class _ClientLogAdapter:
+    """Takes librdkafka's log lines (its ``logger`` hook) and logs them at DEBUG."""
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        # connection failures are logged at every reconnect, many a second; at their own
+        # level they would bury the command's one-line error
+        client_log.debug(msg, *args)
 
 
 def build_producer(
@@ -56,8 +77,33 @@ def build_producer(
     """
     config: dict[str, Any] = {**PRODUCER_TUNING, **client_config, **overrides}
     config.update(PRODUCER_GUARANTEES)
+    # a Python callback for every delivered message would cost a tenth of publishing
+    config["delivery.report.only.error"] = True
     config["on_delivery"] = counter
+    config["error_cb"] = counter.on_client_error
+    config["logger"] = _ClientLogAdapter()
     return Producer(config)
+
+
+class BrokerUnreachable(Exception):
+    """No broker answered a metadata request in time; the text says why."""
+
+
+def ensure_reachable(producer: Producer, counter: DeliveryCounter, timeout_s: float) -> None:
+    """Ask the cluster for metadata; raises :class:`BrokerUnreachable` after ``timeout_s``.
+
+    Done before publishing so that a wrong address or a broker that is down fails in
+    seconds with a reason, rather than after every message has timed out.
+    """
+    try:
+        producer.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        producer.poll(0)  # serve error_cb: it holds the reason (refused, DNS, TLS, auth...)
+        error = exc.args[0]
+        reason = counter.client_error or (
+            error.str() if isinstance(error, KafkaError) else str(error)
+        )
+        raise BrokerUnreachable(f"no answer in {timeout_s:g}s: {reason}") from None
 
 
 def send(producer: Producer, topic: str, key: bytes, value: bytes, timestamp_ms: int) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from cli.main import cli
 from infra.kafka.producer import DeliveryCounter, build_producer
@@ -131,3 +132,61 @@ def test_replay_reproduces_the_stream_and_rejects_bad_rows(
     created, changed = _split([m for m in messages if m.event is not None])
     _check_topic(kafka_bootstrap, topics.order_created, created)
     _check_topic(kafka_bootstrap, topics.status_changed, changed)
+
+
+def _retention(admin: AdminClient, topic: str) -> tuple[str, bool]:
+    """(retention.ms, whether that is the broker default) of ``topic``."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    for _ in range(100):  # a new topic may take a moment to be known to every request path
+        try:
+            entry = admin.describe_configs([resource])[resource].result(timeout=30)["retention.ms"]
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            time.sleep(0.1)
+            continue
+        return entry.value, entry.is_default
+    raise AssertionError(f"topic {topic} still unknown after 10 s")
+
+
+def _topic_names(bootstrap: str, unique_id: str) -> tuple[list[str], dict[str, str]]:
+    """Fresh names for created / changed / DLQ topics, and the environment naming them."""
+    names = [f"created-{unique_id}", f"changed-{unique_id}", f"dlq-{unique_id}"]
+    keys = ["SLA_TOPIC_ORDER_CREATED", "SLA_TOPIC_STATUS_CHANGED", "SLA_TOPIC_DLQ"]
+    return names, {"SLA_KAFKA_BOOTSTRAP_SERVERS": bootstrap, **dict(zip(keys, names, strict=True))}
+
+
+def test_topics_create_sets_the_retention_of_the_event_topics(
+    kafka_bootstrap: str, kafka_admin: AdminClient, unique_id: str
+) -> None:
+    names, env = _topic_names(kafka_bootstrap, unique_id)
+    create = ["topics", "create", "--partitions", "1", "--retention-ms"]
+    try:
+        result = CliRunner().invoke(cli, [*create, "-1"], env=env)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [f"{name}: created" for name in names]
+        assert _retention(kafka_admin, names[0]) == ("-1", False)
+        assert _retention(kafka_admin, names[1]) == ("-1", False)
+        assert _retention(kafka_admin, names[2])[1]  # dead letters: the broker's retention
+        # existing topics are kept as they are, and the output says so
+        again = CliRunner().invoke(cli, [*create, "5000"], env=env)
+        assert again.exit_code == 0, again.output
+        assert f"{names[0]}: exists (its retention is left as it is)" in again.stdout
+        assert f"{names[2]}: exists\n" in again.stdout
+        assert _retention(kafka_admin, names[0]) == ("-1", False)
+    finally:
+        for future in kafka_admin.delete_topics(names, operation_timeout=30).values():
+            future.exception(timeout=60)  # a topic that was never created is fine here
+
+
+def test_topics_create_leaves_retention_to_the_broker_by_default(
+    kafka_bootstrap: str, kafka_admin: AdminClient, unique_id: str
+) -> None:
+    names, env = _topic_names(kafka_bootstrap, unique_id)
+    try:
+        result = CliRunner().invoke(cli, ["topics", "create", "--partitions", "1"], env=env)
+        assert result.exit_code == 0, result.output
+        assert all(_retention(kafka_admin, name)[1] for name in names)
+    finally:
+        for future in kafka_admin.delete_topics(names, operation_timeout=30).values():
+            future.exception(timeout=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from domain.codec import RejectReason, encode_event, event_to_json_dict
+from domain.events import ORDER_CREATED
 from producer.faults import FaultConfig
 from producer.files import (
     ORDERS_FILE,
@@ -23,9 +25,9 @@ from producer.files import (
     write_csv,
     write_jsonl,
 )
-from producer.messages import event_time_ms
+from producer.messages import event_time_ms, message_for
 from producer.publish import planned_messages
-from producer.simulation import SimulationConfig
+from producer.simulation import SimulationConfig, simulate
 
 FAULTS = FaultConfig(0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01)
 
@@ -47,11 +49,22 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, file_format: str) 
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_messages_carry_the_codec_encoding() -> None:
-    for message in planned_messages(SimulationConfig(orders=300, seed=7), FAULTS):
+@pytest.mark.parametrize("faults", [FaultConfig(), FAULTS])
+def test_messages_carry_the_codec_encoding(faults: FaultConfig) -> None:
+    for message in planned_messages(SimulationConfig(orders=300, seed=7), faults):
         if message.event is not None:
             assert message.value == encode_event(message.event)
             assert message.timestamp_ms == event_time_ms(message.event)
+
+
+@pytest.mark.parametrize("faults", [FaultConfig(), FAULTS])
+def test_csv_from_unencoded_messages_is_the_same(tmp_path: Path, faults: FaultConfig) -> None:
+    # `generate --format csv` leaves message values unencoded: the files must not change
+    config = SimulationConfig(orders=300, seed=13)
+    write_csv(planned_messages(config, faults), tmp_path / "a")
+    write_csv(planned_messages(config, faults, encode=False), tmp_path / "b")
+    for name in (ORDERS_FILE, UPDATES_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_update_rows_are_what_csv_writer_writes(tmp_path: Path) -> None:
@@ -67,6 +80,31 @@ def test_update_rows_are_what_csv_writer_writes(tmp_path: Path) -> None:
             writer.writerow([doc[c] for c in UPDATE_COLUMNS])
     written = (tmp_path / UPDATES_FILE).read_bytes()
     assert written == expected.getvalue().encode("utf-8")
+
+
+def test_update_rows_keep_the_encoded_time_of_any_offset(tmp_path: Path) -> None:
+    # UTC times take a hand-made path; other offsets and whole seconds must read the same
+    events = [
+        e for e in simulate(SimulationConfig(orders=5, seed=14)) if e.event_type != ORDER_CREATED
+    ]
+    moments = [
+        datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
+        datetime(2025, 3, 1, 9, 30, 0, 1, tzinfo=UTC),
+        datetime(2025, 3, 1, 9, 30, 5, 120000, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2025, 3, 1, 9, 30, 5, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2025, 3, 1, 9, 30, 5, 7, tzinfo=UTC),
+    ]
+    shifted = [
+        e.model_copy(update={"occurred_at": m}) for e, m in zip(events, moments, strict=False)
+    ]
+    write_csv([message_for(e) for e in shifted], tmp_path)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / UPDATES_FILE).read_text(encoding="utf-8"))))
+    assert [row["occurred_at"] for row in rows] == [
+        event_to_json_dict(e)["occurred_at"] for e in shifted
+    ]
+    assert [(row["event_id"], row["status"]) for row in rows] == [
+        (str(e.event_id), event_to_json_dict(e)["status"]) for e in shifted
+    ]
 
 
 def test_csv_round_trip_gives_the_same_events_in_publish_order(tmp_path: Path) -> None:

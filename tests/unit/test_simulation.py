@@ -16,11 +16,13 @@ from domain.events import Event, OrderCreated
 from domain.lifecycle import OrderStatus, is_terminal
 from domain.order import fold, judge_transitions
 from domain.sla import DEFAULT_POLICY, SlaInput, SlaState, evaluate
+from producer.messages import event_time_ms
 from producer.simulation import (
     EPOCH,
     SimulationConfig,
     _Simulator,
     iter_events,
+    iter_timed_events,
     order_id,
     simulate,
     to_datetime,
@@ -167,3 +169,9 @@ def test_arrivals_vary_over_the_day(events: list[Event]) -> None:
 def test_bad_config_is_rejected(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         SimulationConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_timed_events_carry_the_exact_event_time(events: list[Event]) -> None:
+    timed = list(iter_timed_events(SimulationConfig(orders=3000, seed=11)))
+    assert [event for _, event in timed] == events
+    assert all(ms == event_time_ms(event) for ms, event in timed)
