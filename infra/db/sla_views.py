@@ -87,74 +87,95 @@ class Dialect:
         """
         return "OFFSET 0" if self.postgres else ""
 
+    def once(self, expression: str) -> str:
+        """``expression`` computed once per statement (PostgreSQL), not once per row."""
+        return f"(SELECT {expression})" if self.postgres else expression
+
+    def reached(self, column: str, as_of_us: str, value: bool) -> str:
+        """``column`` if it is not after the as-of instant, else NULL.
+
+        The value is integer microseconds when ``value``, else just 1 (a flag). PostgreSQL
+        compares the stored timestamps and converts only the ones it returns: the
+        conversions are the costliest part of the per-order SELECT. The as-of timestamp
+        is a scalar subquery, so it is computed once per statement, not once per row.
+        """
+        result = self.epoch_us(column) if value else "1"
+        if self.postgres:
+            return f"CASE WHEN {column} <= {self.once(self.timestamp(as_of_us))} THEN {result} END"
+        return f"CASE WHEN {self.epoch_us(column)} <= {as_of_us} THEN {result} END"
+
     def seconds(self, micros: str) -> str:
         return f"(CAST({micros} AS DOUBLE PRECISION) / 1000000.0)"
 
 
+#: (name, ``sales`` column, whether its time is needed or only whether it was reached)
 MILESTONES = (
-    ("shipped", "shipped_at"),
-    ("ofd", "out_for_delivery_at"),
-    ("failed", "first_failed_at"),
-    ("delivered", "delivered_at"),
-    ("returned", "returned_at"),
-    ("lost", "lost_at"),
-    ("cancelled", "cancelled_at"),
+    ("shipped", "shipped_at", True),
+    ("ofd", "out_for_delivery_at", False),
+    ("failed", "first_failed_at", False),
+    ("delivered", "delivered_at", True),
+    ("returned", "returned_at", False),
+    ("lost", "lost_at", False),
+    ("cancelled", "cancelled_at", False),
 )
 
 
-def order_sla_select(dialect: Dialect, as_of_us: str) -> str:
-    """The per-order SLA SELECT evaluated at ``as_of_us`` (an SQL expression).
+def _per_order_ctes(dialect: Dialect, as_of_us: str, wide: bool) -> str:
+    """``WITH ...`` ending in CTE ``f``: one row per judged order with its integer figures.
 
-    Orders whose creation has not arrived, created after the as-of instant, or
-    with neither an explicit promise nor a policy row for their tier are left out.
+    ``wide`` carries the ``sales`` columns only the view shows (status and timestamps);
+    the report leaves them out, because every column is copied at each fenced step.
     """
     d = dialect
-    epochs = ",\n".join(f"    {d.epoch_us('s.' + col)} AS {name}_us" for name, col in MILESTONES)
     reached = ",\n".join(
-        f"    CASE WHEN {name}_us <= as_of_us THEN {name}_us END AS {name}_r"
-        for name, _ in MILESTONES
+        f"    {d.reached('s.' + col, as_of_us, value)} AS {name}_r"
+        for name, col, value in MILESTONES
     )
+    shown = "s.status, s.created_at, s.shipped_at, s.delivered_at," if wide else ""
+    carried = "status, created_at, shipped_at, delivered_at," if wide else ""
     # Business days: Monday=0 weekday of the creation day; a weekend start counts from Friday.
+    # Written out where used, so orders of other tiers never evaluate it.
+    weekday = f"((created_us / {DAY_US} + 3) % 7)"
+    back_days = f"(CASE WHEN {weekday} >= 5 THEN {weekday} - 4 ELSE 0 END)"
+    wd2 = f"(CASE WHEN {weekday} >= 5 THEN 4 ELSE {weekday} END)"
     business_days = (
         "7 * (promise_days / 5) + promise_days % 5"
-        " + CASE WHEN wd2 + promise_days % 5 >= 5 THEN 2 ELSE 0 END - back_days"
+        f" + CASE WHEN {wd2} + promise_days % 5 >= 5 THEN 2 ELSE 0 END - {back_days}"
     )
+    due = (
+        "CASE WHEN promised_us IS NOT NULL THEN promised_us"
+        " WHEN promise_days IS NULL THEN NULL"
+        f" ELSE created_us + {DAY_US} * (CASE WHEN business_days AND promise_days > 0"
+        f" THEN {business_days} ELSE promise_days END) END"
+    )
+    # Fences (see Dialect.fence) sit where a column is used several times further up: the
+    # epoch conversions (raw), the deadline (e) and the two state CASEs (r). Each step
+    # names the columns it passes on, since every column is copied at every fence.
     return f"""
 WITH raw AS (
-  SELECT s.order_id, s.shipping_tier, s.carrier, s.destination_region, s.status,
-    s.created_at, s.shipped_at, s.delivered_at, {d.day("s.created_at")} AS created_day,
+  SELECT s.order_id, s.shipping_tier, s.carrier, s.destination_region, {shown}
+    {d.day("s.created_at")} AS created_day,
     {d.epoch_us("s.created_at")} AS created_us,
     {d.epoch_us("s.promised_delivery_at")} AS promised_us,
-{epochs},
-    {as_of_us} AS as_of_us,
+{reached},
+    {d.once(as_of_us)} AS as_of_us,
     p.promise_days, p.business_days, p.end_of_day, p.ship_within_hours,
     p.at_risk_remaining_pct
   FROM sales s LEFT JOIN sla_policy p ON p.shipping_tier = s.shipping_tier
   WHERE s.created_at IS NOT NULL {d.fence()}
-), m AS (
-  SELECT raw.*,
-{reached},
-    CASE WHEN (created_us / {DAY_US} + 3) % 7 >= 5 THEN (created_us / {DAY_US} + 3) % 7 - 4
-      ELSE 0 END AS back_days,
-    CASE WHEN (created_us / {DAY_US} + 3) % 7 >= 5 THEN 4
-      ELSE (created_us / {DAY_US} + 3) % 7 END AS wd2
-  FROM raw WHERE created_us <= as_of_us {d.fence()}
 ), d AS (
-  SELECT m.*,
-    CASE
-      WHEN promised_us IS NOT NULL THEN promised_us
-      WHEN promise_days IS NULL THEN NULL
-      ELSE created_us + {DAY_US} * (CASE WHEN business_days AND promise_days > 0
-        THEN {business_days} ELSE promise_days END)
-    END AS due_us
-  FROM m
+  SELECT raw.*, {due} AS due_us
+  FROM raw WHERE created_us <= as_of_us
 ), e AS (
-  SELECT d.*,
+  SELECT order_id, shipping_tier, carrier, destination_region, {carried} created_day,
+    created_us, promised_us, shipped_r, ofd_r, failed_r, delivered_r, returned_r, lost_r,
+    cancelled_r, as_of_us, ship_within_hours, at_risk_remaining_pct,
     CASE WHEN promised_us IS NULL AND end_of_day
       THEN (due_us / {DAY_US} + 1) * {DAY_US} - 1 ELSE due_us END AS deadline_us
   FROM d {d.fence()}
 ), r AS (
-  SELECT e.*,
+  SELECT order_id, shipping_tier, carrier, destination_region, {carried} created_day,
+    created_us, promised_us, shipped_r, delivered_r, as_of_us, deadline_us,
     CASE
       WHEN ship_within_hours IS NOT NULL AND shipped_r IS NULL
         AND as_of_us - created_us > ship_within_hours * {HOUR_US} THEN 'not_shipped'
@@ -175,21 +196,57 @@ WITH raw AS (
   SELECT r.*,
     COALESCE(settled, CASE WHEN risk IS NOT NULL THEN 'at_risk' ELSE 'on_track' END) AS state
   FROM r
-)
+)"""
+
+
+ON_TIME = "CASE WHEN state = 'met' THEN 1 WHEN state IN ('missed', 'lost', 'breached') THEN 0 END"
+
+
+def order_sla_select(dialect: Dialect, as_of_us: str) -> str:
+    """The per-order SLA SELECT evaluated at ``as_of_us`` (an SQL expression).
+
+    Orders whose creation has not arrived, created after the as-of instant, or
+    with neither an explicit promise nor a policy row for their tier are left out.
+    """
+    d = dialect
+    return f"""{_per_order_ctes(d, as_of_us, wide=True)}
 SELECT order_id, shipping_tier, carrier, destination_region, status, created_day,
   created_at, shipped_at, delivered_at,
   {d.timestamp("deadline_us")} AS deadline_at,
   CASE WHEN promised_us IS NOT NULL THEN 'explicit' ELSE 'policy' END AS deadline_source,
   state AS sla_state,
   CASE WHEN state = 'at_risk' THEN risk END AS at_risk_reason,
-  CASE WHEN state = 'met' THEN 1 WHEN state IN ('missed', 'lost', 'breached') THEN 0
-    END AS on_time,
+  {ON_TIME} AS on_time,
   {d.seconds("shipped_r - created_us")} AS time_to_ship_s,
   {d.seconds("delivered_r - shipped_r")} AS time_in_transit_s,
   {d.seconds("delivered_r - created_us")} AS lead_time_s,
   CASE WHEN state IN ('met', 'missed') THEN {d.seconds("delivered_r - deadline_us")}
     WHEN state IN ('on_track', 'at_risk', 'breached') THEN {d.seconds("as_of_us - deadline_us")}
     END AS lateness_s
+FROM f"""
+
+
+def report_rows_select(dialect: Dialect, as_of_us: str, bucket_us: int, buckets: int) -> str:
+    """The per-order rows the report aggregates: ``order_sla``'s figures, narrower.
+
+    Columns: order_id, the four dimension columns, sla_state, at_risk_reason, on_time,
+    deadline_us (integer microseconds), the three durations in seconds, and
+    ``lead_bucket``: whole ``bucket_us`` in the lead time, at most ``buckets - 1``
+    (a negative lead time, from illegal data, falls in bucket 0).
+    """
+    d = dialect
+    lead = "delivered_r - created_us"
+    return f"""{_per_order_ctes(d, as_of_us, wide=False)}
+SELECT order_id, shipping_tier, carrier, destination_region, created_day,
+  state AS sla_state,
+  CASE WHEN state = 'at_risk' THEN risk END AS at_risk_reason,
+  {ON_TIME} AS on_time,
+  deadline_us,
+  {d.seconds("shipped_r - created_us")} AS time_to_ship_s,
+  {d.seconds("delivered_r - shipped_r")} AS time_in_transit_s,
+  {d.seconds(lead)} AS lead_time_s,
+  CASE WHEN {lead} < 0 THEN 0 WHEN {lead} >= {bucket_us * (buckets - 1)} THEN {buckets - 1}
+    ELSE ({lead}) / {bucket_us} END AS lead_bucket
 FROM f"""
 
 

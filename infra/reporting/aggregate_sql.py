@@ -92,14 +92,57 @@ def aggregate_select(dialect: Dialect, dimensions: Sequence[str], source: str) -
     return f"WITH ranked AS ({ranked})\nSELECT {', '.join(columns)}\nFROM ranked\n{group_by}"
 
 
-def histogram_select(source: str, bucket_hours: int, buckets: int) -> str:
-    """Lead-time histogram: ``bucket`` (0..buckets-1, the last open-ended) and ``orders``."""
-    width = bucket_hours * 3600
-    # Whole buckets counted with a comparison ladder: no FLOOR on SQLite, no rounding CAST.
-    ladder = " + ".join(
-        f"CASE WHEN lead_time_s >= {width * k} THEN 1 ELSE 0 END" for k in range(1, buckets)
+def grouping_sets_select(
+    sets: Sequence[tuple[str, ...]], source: str, *, totals: bool = True
+) -> str:
+    """PostgreSQL: every breakdown of ``sets`` (and the totals) in one GROUPING SETS pass.
+
+    Each row has ``grouping_id`` (:func:`grouping_id` of its set), one column per
+    dimension used by any set (NULL outside its set) and the aggregate columns.
+    Rows come ordered by grouping_id, then by their set's dimensions in the set's
+    order. Sets must name different dimension sets, and there must be at least one
+    set or the totals. Raises KeyError for an unknown name.
+    """
+    used = [name for name in DIMENSIONS if any(name in by for by in sets)]
+    keys = [DIMENSIONS[name] for name in used]
+    columns = [f"{column} AS {name}" for name, column in zip(used, keys, strict=True)]
+    columns += _counts()
+    for metric in DURATIONS:
+        columns += [
+            f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {metric}_s)"
+            f" AS {metric}_{label}_s"
+            for label, fraction in PERCENTILES
+        ]
+    grouping = f"GROUPING({', '.join(keys)})" if keys else "0"
+    groups = ", ".join(
+        ["()"] * totals + [f"({', '.join(DIMENSIONS[n] for n in by)})" for by in sets]
     )
+    # ORDER BY cannot differ per set: per position, one typed item per dimension that
+    # some set sorts by there; it is NULL (a tie) for the rows of every other set.
+    order = [grouping]
+    for position in range(max((len(by) for by in sets), default=0)):
+        for name in used:
+            ids = [
+                str(grouping_id(used, by)) for by in sets if by[position : position + 1] == (name,)
+            ]
+            if ids:
+                order.append(
+                    f"CASE WHEN {grouping} IN ({', '.join(ids)}) THEN {DIMENSIONS[name]} END"
+                )
     return (
-        f"SELECT ({ladder}) AS bucket, COUNT(*) AS orders FROM ({source}) AS o"
-        " WHERE lead_time_s IS NOT NULL GROUP BY 1 ORDER BY 1"
+        f"SELECT {grouping} AS grouping_id, {', '.join(columns)}\nFROM ({source}) AS o\n"
+        f"GROUP BY GROUPING SETS ({groups})" + (f"\nORDER BY {', '.join(order)}" if keys else "")
+    )
+
+
+def grouping_id(used: Sequence[str], by: Sequence[str]) -> int:
+    """PostgreSQL's GROUPING(used...) of the rows of set ``by``: a 1 bit per absent dimension."""
+    return sum(1 << (len(used) - 1 - i) for i, name in enumerate(used) if name not in by)
+
+
+def histogram_select(source: str) -> str:
+    """Lead-time histogram from the ``lead_bucket`` column: ``bucket`` and ``orders``."""
+    return (
+        f"SELECT lead_bucket AS bucket, COUNT(*) AS orders FROM ({source}) AS o"
+        " WHERE lead_bucket IS NOT NULL GROUP BY lead_bucket ORDER BY lead_bucket"
     )

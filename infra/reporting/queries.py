@@ -1,28 +1,27 @@
 """Run the SLA report's queries: all arithmetic happens in SQL, Python only reshapes rows.
 
-The per-order SELECT of ``infra.db.sla_views`` is evaluated once per report
-into a temporary table, then aggregated per breakdown; failures surface as
-SQLAlchemy errors (``DBAPIError`` for a database outage, ``ProgrammingError``
-or ``OperationalError`` when the SLA objects are missing).
+The per-order rows (``infra.db.sla_views.report_rows_select``) are evaluated
+once per report into a narrow temporary table, which the histogram, the at-risk
+list and the aggregates read. SQLite aggregates once per breakdown. PostgreSQL
+uses GROUPING SETS, and a second connection on the same snapshot computes the
+totals and half of the breakdowns meanwhile (``pg_split``). Failures
+surface as SQLAlchemy errors (``DBAPIError`` for a database outage,
+``ProgrammingError`` or ``OperationalError`` when the SLA objects are missing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from infra.db.models import UtcDateTime
-from infra.db.sla_views import Dialect, order_sla_select
-from infra.reporting.aggregate_sql import (
-    DIMENSIONS,
-    METRIC_COLUMNS,
-    aggregate_select,
-    histogram_select,
-)
+from infra.db.sla_views import Dialect, report_rows_select
+from infra.reporting import pg_split
+from infra.reporting.aggregate_sql import DIMENSIONS, aggregate_select, histogram_select
 from infra.reporting.model import AtRiskOrder, Breakdown, GroupRow, HistogramBucket, SlaReport
+from infra.reporting.pg_split import aggregate_sets, key_text, metrics_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTOGRAM_BUCKET_HOURS = 24
@@ -46,22 +45,6 @@ def epoch_us(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
 
 
-def _metrics(row: Any) -> dict[str, int | float | None]:
-    values = row._mapping
-    result: dict[str, int | float | None] = {}
-    for column in METRIC_COLUMNS:
-        value = values[column]
-        if column.endswith("_s") or column == "on_time_rate":
-            result[column] = None if value is None else float(value)
-        else:  # a count; SUM over no rows is NULL
-            result[column] = int(value or 0)
-    return result
-
-
-def _key_text(value: object) -> str:
-    return str(value)  # a PostgreSQL DATE and SQLite 'YYYY-MM-DD' text print the same
-
-
 def build_report(
     engine: Engine,
     as_of: datetime,
@@ -79,37 +62,60 @@ def build_report(
             if name not in DIMENSIONS:
                 raise KeyError(name)
     dialect = Dialect(engine.dialect.name)
-    with engine.begin() as conn:
-        _fill_scratch(conn, dialect, epoch_us(as_of))
+    as_of_us = epoch_us(as_of)
+    unique = list(dict.fromkeys(breakdowns))
+    # One snapshot for every statement: the list's order details match the figures.
+    options = {"isolation_level": "REPEATABLE READ"} if dialect.postgres else {}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
         source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {_SCRATCH}"
-        totals = _metrics(conn.execute(text(aggregate_select(dialect, (), source))).one())
-        groups = [
-            Breakdown(by, _group_rows(conn, dialect, by, source))
-            for by in dict.fromkeys(breakdowns)
-        ]
-        at_risk = _at_risk(conn, f"SELECT * FROM {_SCRATCH}", at_risk_limit)
-        buckets = _histogram(conn, source) if histogram else []
+        if dialect.postgres:
+            with pg_split.Beside(engine, conn) as beside:
+                # The other connection computes the totals and the later breakdowns
+                # from the same snapshot while this one fills the scratch table.
+                mine, theirs = unique[: len(unique) // 2], unique[len(unique) // 2 :]
+                params = {"as_of_us": as_of_us}
+                other = beside.submit(
+                    lambda c: aggregate_sets(c, theirs, _per_order(dialect), True, params)
+                )
+                _fill_scratch(conn, dialect, as_of_us)
+                _, grouped = aggregate_sets(conn, mine, source, False) if mine else (None, {})
+                at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
+                buckets = _histogram(conn) if histogram else []
+                found, theirs_grouped = other.result()
+                grouped.update(theirs_grouped)
+                totals = found or {}  # never empty: that side always computes the totals
+        else:
+            _fill_scratch(conn, dialect, as_of_us)
+            totals = metrics_of(conn.execute(text(aggregate_select(dialect, (), source))).one())
+            grouped = {by: _group_rows(conn, dialect, by, source) for by in unique}
+            at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
+            buckets = _histogram(conn) if histogram else []
         conn.execute(text(f"DROP TABLE {_SCRATCH}"))
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
         totals=totals,
-        breakdowns=groups,
+        breakdowns=[Breakdown(by, grouped[by]) for by in unique],
         at_risk_orders=at_risk,
         at_risk_total=at_risk_total,
         lead_time_histogram=buckets,
     )
 
 
+def _rows_select(dialect: Dialect) -> str:
+    bucket_us = HISTOGRAM_BUCKET_HOURS * 3_600_000_000
+    return report_rows_select(dialect, "CAST(:as_of_us AS BIGINT)", bucket_us, HISTOGRAM_BUCKETS)
+
+
+def _per_order(dialect: Dialect) -> str:
+    """The aggregates' input straight from the per-order SELECT (no scratch table)."""
+    return f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM ({_rows_select(dialect)}) AS r"
+
+
 def _fill_scratch(conn: Connection, dialect: Dialect, as_of: int) -> None:
     # Evaluating the per-order SELECT once and aggregating the result several times is
     # cheaper than re-running it for every breakdown (it reads every order).
-    select = order_sla_select(dialect, "CAST(:as_of_us AS BIGINT)")
-    if dialect.postgres:
-        # JIT compiling these wide CASE expressions costs far more than it saves, and the
-        # sorts behind the percentiles should stay in memory.
-        conn.execute(text("SET LOCAL jit = off"))
-        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+    select = _rows_select(dialect)
     # A scratch table left by a failed report on a pooled SQLite connection is replaced.
     conn.execute(text(f"DROP TABLE IF EXISTS {_SCRATCH}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {_SCRATCH} AS {select}"), {"as_of_us": as_of})
@@ -120,17 +126,22 @@ def _group_rows(
 ) -> list[GroupRow]:
     rows = conn.execute(text(aggregate_select(dialect, by, source)))
     return [
-        GroupRow(key={name: _key_text(row._mapping[name]) for name in by}, metrics=_metrics(row))
+        GroupRow(key={name: key_text(row._mapping[name]) for name in by}, metrics=metrics_of(row))
         for row in rows
     ]
 
 
-def _at_risk(conn: Connection, source: str, limit: int) -> list[AtRiskOrder]:
+def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list[AtRiskOrder]:
+    # Only the listed orders are joined back to ``sales`` for the columns they show.
     query = text(
-        "SELECT order_id, sla_state, at_risk_reason, shipping_tier, carrier,"
-        " destination_region, status, created_at, deadline_at, shipped_at, lateness_s"
-        f" FROM ({source}) AS o WHERE sla_state IN ('at_risk', 'breached')"
-        " ORDER BY deadline_at, order_id LIMIT :limit"
+        "SELECT o.order_id, o.sla_state, o.at_risk_reason, s.shipping_tier, s.carrier,"
+        " s.destination_region, s.status, s.created_at, s.shipped_at,"
+        f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
+        f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
+        " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
+        f" FROM {_SCRATCH} WHERE sla_state IN ('at_risk', 'breached')"
+        " ORDER BY deadline_us, order_id LIMIT :limit) AS o"
+        " JOIN sales s ON s.order_id = o.order_id ORDER BY o.deadline_us, o.order_id"
     ).columns(created_at=UtcDateTime(), deadline_at=UtcDateTime(), shipped_at=UtcDateTime())
     return [
         AtRiskOrder(
@@ -146,16 +157,14 @@ def _at_risk(conn: Connection, source: str, limit: int) -> list[AtRiskOrder]:
             shipped_at=row.shipped_at,
             lateness_s=float(row.lateness_s),
         )
-        for row in conn.execute(query, {"limit": limit})
+        for row in conn.execute(query, {"limit": limit, "as_of_us": as_of})
     ]
 
 
-def _histogram(conn: Connection, source: str) -> list[HistogramBucket]:
+def _histogram(conn: Connection) -> list[HistogramBucket]:
     counts = {
         int(bucket): int(orders)
-        for bucket, orders in conn.execute(
-            text(histogram_select(source, HISTOGRAM_BUCKET_HOURS, HISTOGRAM_BUCKETS))
-        )
+        for bucket, orders in conn.execute(text(histogram_select(f"SELECT * FROM {_SCRATCH}")))
     }
     width = HISTOGRAM_BUCKET_HOURS
     return [

@@ -252,3 +252,30 @@ def test_views_are_readable_and_daily_adds_up(migrated_engine: Engine) -> None:
     assert set(daily[0]) == {"day", *METRIC_COLUMNS}
     assert policy == len(DEFAULT_POLICY)
     assert set(DIMENSIONS) == {"day", "carrier", "region", "tier"}
+
+
+def test_same_dimensions_in_either_order_and_no_breakdown(migrated_engine: Engine) -> None:
+    orders = make_orders(seed=7, count=200)
+    load(migrated_engine, orders)
+    by = [("tier", "carrier"), ("carrier", "tier"), ("region",)]
+    report = build_report(migrated_engine, AS_OF, by, at_risk_limit=5, histogram=True)
+    plain = build_report(migrated_engine, AS_OF, at_risk_limit=5)
+    results = evaluate_all([o for o, _, _ in orders], DEFAULT_POLICY, AS_OF)
+    assert_metrics_equal(report.totals, expected_metrics(results))
+    assert report.totals == plain.totals
+    assert report.at_risk_orders == plain.at_risk_orders and len(plain.at_risk_orders) == 5
+    assert [b.by for b in report.breakdowns] == by
+    days = [r.lead_time // timedelta(days=1) for r in results if r.lead_time is not None]
+    expected_buckets = [sum(1 for d in days if min(max(d, 0), 10) == k) for k in range(11)]
+    assert [b.orders for b in report.lead_time_histogram] == expected_buckets
+    facts = {o.order_id: (o.shipping_tier.value, c, r) for o, c, r in orders}
+    for breakdown in report.breakdowns:
+        groups: dict[tuple[str, ...], list[OrderSla]] = defaultdict(list)
+        for r in results:
+            tier, carrier, region = facts[r.order_id]
+            values = {"tier": tier, "carrier": carrier, "region": region}
+            groups[tuple(values[d] for d in breakdown.by)].append(r)
+        keys = [tuple(row.key[d] for d in breakdown.by) for row in breakdown.rows]
+        assert keys == sorted(groups)
+        for row, key in zip(breakdown.rows, keys, strict=True):
+            assert_metrics_equal(row.metrics, expected_metrics(groups[key]))
