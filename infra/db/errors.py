@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import exc as sa_exc
 
 from consumer.errors import InfrastructureError
@@ -19,7 +20,15 @@ def is_unavailable(error: BaseException) -> bool:
     """
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
+    # The COPY path talks to psycopg directly, so its errors arrive unwrapped.
+    return isinstance(
+        error,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | psycopg.OperationalError
+        | psycopg.InterfaceError,
+    )
 
 
 def as_infrastructure_error(error: BaseException) -> InfrastructureError | None:
@@ -35,7 +44,7 @@ def database_errors() -> Iterator[None]:
     """Re-raise unavailability errors as ``InfrastructureError("database", ...)``."""
     try:
         yield
-    except sa_exc.SQLAlchemyError as error:
+    except (sa_exc.SQLAlchemyError, psycopg.Error) as error:
         translated = as_infrastructure_error(error)
         if translated is not None:
             raise translated from error
