@@ -44,6 +44,17 @@ QUICK_BACKOFF = Backoff(base_s=0.1, factor=2.0, cap_s=1.0)
 Snapshot = dict[str, dict[str, tuple[Any, ...]]]
 
 
+#: The realistic mix of faults that the crash and rebalance scenarios stream.
+MIXED_FAULTS: dict[str, float] = {
+    "duplicate_rate": 0.05,
+    "reorder_rate": 0.10,
+    "late_rate": 0.03,
+    "orphan_rate": 0.05,
+    "malformed_rate": 0.01,
+    "illegal_rate": 0.02,
+}
+
+
 def faulted_stream(orders: int, seed: int, **rates: float) -> FaultedStream:
     """Simulated orders with the given fault rates (deterministic for a seed)."""
     events = simulate(SimulationConfig(orders=orders, seed=seed))

@@ -27,6 +27,7 @@ from infra.bootstrap import migrated_engine
 from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from tests.faults.helpers import (
+    MIXED_FAULTS,
     check_dead_letters,
     database_snapshot,
     faulted_stream,
@@ -56,17 +57,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(
     started = time.monotonic()
     rng = random.Random(seed)
     settings = settings_for(pg_database_url)
-    stream = faulted_stream(
-        ORDERS,
-        seed,
-        duplicate_rate=0.05,
-        reorder_rate=0.10,
-        late_rate=0.03,
-        orphan_rate=0.05,
-        malformed_rate=0.01,
-        illegal_rate=0.02,
-        oversized_rate=0.002,
-    )
+    stream = faulted_stream(ORDERS, seed, **MIXED_FAULTS, oversized_rate=0.002)
     engine = migrated_engine(settings)
     client = json.dumps({"group.instance.id": f"{settings.consumer_group}-member"})
     publisher = publish_gradually(settings, stream.messages, chunks=40, pause_s=0.6)

@@ -22,6 +22,7 @@ from infra.bootstrap import migrated_engine
 from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from tests.faults.helpers import (
+    MIXED_FAULTS,
     check_dead_letters,
     database_snapshot,
     faulted_stream,
@@ -46,16 +47,7 @@ def test_workers_joining_and_leaving_lose_nothing(
     started = time.monotonic()
     rng = random.Random(seed)
     settings = settings_for(pg_database_url)
-    stream = faulted_stream(
-        ORDERS,
-        seed,
-        duplicate_rate=0.05,
-        reorder_rate=0.10,
-        late_rate=0.03,
-        orphan_rate=0.05,
-        malformed_rate=0.01,
-        illegal_rate=0.02,
-    )
+    stream = faulted_stream(ORDERS, seed, **MIXED_FAULTS)
     engine = migrated_engine(settings)
     publisher = publish_gradually(settings, stream.messages, chunks=30, pause_s=0.6)
 
