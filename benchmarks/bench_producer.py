@@ -23,8 +23,8 @@ from infra.kafka.admin import ensure_topics
 from infra.kafka.producer import DeliveryCounter, build_producer
 from infra.services import LocalKafka
 from producer.faults import FaultConfig
-from producer.files import write_csv, write_jsonl
-from producer.publish import TopicNames, planned_messages, publish
+from producer.files import write_csv_events, write_jsonl_lines
+from producer.publish import TopicNames, planned_events, planned_lines, planned_messages, publish
 from producer.simulation import SimulationConfig
 
 
@@ -44,12 +44,11 @@ def bench_generate(orders: int, directory: Path) -> dict[str, float]:
     # while a single-threaded run's CPU time stays put
     started, cpu = time.perf_counter(), time.process_time()
     config = SimulationConfig(orders=orders, seed=1)
-    messages = planned_messages(config, FaultConfig(), encode=False)  # as `generate` does
-    csv_summary = write_csv(messages, directory)
+    csv_summary = write_csv_events(planned_events(config, FaultConfig()), directory)  # = generate
     csv_s, csv_cpu = time.perf_counter() - started, time.process_time() - cpu
     started, cpu = time.perf_counter(), time.process_time()
-    messages = planned_messages(SimulationConfig(orders=orders, seed=3), FaultConfig())
-    jsonl_summary = write_jsonl(messages, directory / "e.jsonl")
+    lines = planned_lines(SimulationConfig(orders=orders, seed=3), FaultConfig())  # = generate
+    jsonl_summary = write_jsonl_lines(lines, directory / "e.jsonl")
     jsonl_s, jsonl_cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "events": csv_summary.written,

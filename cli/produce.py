@@ -22,8 +22,15 @@ from infra.kafka.producer import (
     ensure_reachable,
 )
 from producer.faults import RATE_NAMES, RATE_SUBJECTS, FaultConfig
-from producer.files import EventFileError, FileRecord, write_csv, write_jsonl
-from producer.publish import PublishResult, TopicNames, planned_messages, publish
+from producer.files import EventFileError, FileRecord, write_csv_events, write_jsonl_lines
+from producer.publish import (
+    PublishResult,
+    TopicNames,
+    planned_events,
+    planned_lines,
+    planned_messages,
+    publish,
+)
 from producer.replay import RejectSink, replay
 from producer.simulation import DEFAULT_START, SimulationConfig
 
@@ -145,14 +152,14 @@ def generate_command(
     """Simulate orders and write their events to files (same seed, same bytes)."""
     config = _simulation(orders, seed, start, orders_per_hour)
     faults = _faults(rates)
-    # CSV rows come from the events: the wire bytes would be encoded for nothing
-    messages = planned_messages(config, faults, encode=file_format == "jsonl")
     try:
         with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
             if file_format == "csv":
-                summary = write_csv(messages, out, advance)
+                # CSV rows come from the events: wire bytes would be encoded for nothing
+                summary = write_csv_events(planned_events(config, faults), out, advance)
             else:
-                summary = write_jsonl(messages, out / JSONL_FILE, advance)
+                lines = planned_lines(config, faults)
+                summary = write_jsonl_lines(lines, out / JSONL_FILE, advance)
     except OSError as exc:
         fail(f"cannot write to {out}: {exc.strerror or exc}")
     paths = ", ".join(str(p) for p in summary.paths)

@@ -13,6 +13,7 @@ import csv
 import heapq
 import io
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from domain.codec import (
     decode_event,
     decode_payload,
 )
-from domain.events import ORDER_CREATED, STATUS_CHANGED, Event
+from domain.events import ORDER_CREATED, STATUS_CHANGED, Event, OrderCreated
 from producer.messages import OutgoingMessage
 
 ORDERS_FILE = "orders_new.csv"
@@ -55,6 +56,7 @@ _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 Progress = Callable[[int], None]
+_event_of = operator.attrgetter("event")
 
 
 class EventFileError(Exception):
@@ -92,9 +94,19 @@ class FileRecord:
 def write_csv(
     messages: Iterable[OutgoingMessage], directory: Path, progress: Progress | None = None
 ) -> WriteSummary:
+    """:func:`write_csv_events` of the messages' events (malformed ones have none)."""
+    return write_csv_events(map(_event_of, messages), directory, progress)
+
+
+def write_csv_events(
+    events: Iterable[Event | None], directory: Path, progress: Progress | None = None
+) -> WriteSummary:
     """Write ``DIR/orders_new.csv`` and ``DIR/logistics_updates.csv``.
 
-    Malformed messages have no CSV form and are skipped (counted). Raises ``OSError``.
+    ``events`` come in publish order; ``None`` stands for a malformed message, which
+    has no CSV form: it is skipped (counted) but keeps its ``publish_seq``. Taking
+    events rather than messages spares a clean simulation a message per event, a
+    tenth of the cost of writing it. Raises ``OSError``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     orders_path, updates_path = directory / ORDERS_FILE, directory / UPDATES_FILE
@@ -107,16 +119,15 @@ def write_csv(
         orders.writerow(ORDER_COLUMNS)
         csv.writer(updates_file).writerow(UPDATE_COLUMNS)
         write_update = updates_file.write
-        for seq, message in enumerate(messages):
+        for seq, event in enumerate(events):
             if progress is not None and seq % 4096 == 0:
                 progress(seq)
-            event = message.event
             if event is None:
                 skipped += 1
                 continue
             # what event_to_json_dict returns, without model_dump's argument handling
             doc = event.__pydantic_serializer__.to_python(event, mode="json")
-            if message.topic_kind == ORDER_CREATED:
+            if event.__class__ is OrderCreated:
                 doc[SEQ] = seq
                 orders.writerow(["" if (v := doc[c]) is None else v for c in ORDER_COLUMNS])
             else:
@@ -130,35 +141,42 @@ def write_csv(
     return WriteSummary((orders_path, updates_path), written, skipped)
 
 
-def jsonl_line_safe(message: OutgoingMessage) -> bool:
-    """Whether ``message`` survives as one JSONL line (its fault is in the value, not the key)."""
-    return (
-        b"\n" not in message.value
-        and b"\r" not in message.value
-        and message.expected_reason is not RejectReason.KEY_MISMATCH
-    )
-
-
 def write_jsonl(
     messages: Iterable[OutgoingMessage], path: Path, progress: Progress | None = None
 ) -> WriteSummary:
     """Write each message value as one line (raw bytes for malformed ones).
 
-    A message that is not :func:`jsonl_line_safe` is skipped (counted). Raises ``OSError``.
+    A message with no :func:`jsonl_line` is skipped (counted). Raises ``OSError``.
+    """
+    return write_jsonl_lines(map(jsonl_line, messages), path, progress)
+
+
+def jsonl_line(message: OutgoingMessage) -> bytes | None:
+    """The value if it survives as one JSONL line (its fault is in the value, not the key)."""
+    value = message.encoded  # the field, not the property: this runs once per message
+    if value is None:
+        value = message.value
+    if b"\n" in value or b"\r" in value or message.expected_reason is RejectReason.KEY_MISMATCH:
+        return None
+    return value
+
+
+def write_jsonl_lines(
+    lines: Iterable[bytes | None], path: Path, progress: Progress | None = None
+) -> WriteSummary:
+    """Write each value as one line; ``None`` is a message JSONL cannot hold (skipped, counted).
+
+    Raises ``OSError``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     written = skipped = 0
     with path.open("wb") as out:
-        write, key_mismatch = out.write, RejectReason.KEY_MISMATCH
-        # one message at a time: holding chunks of them alive wakes the garbage collector
-        for i, message in enumerate(messages):
+        write = out.write
+        # one line at a time: holding chunks of them alive wakes the garbage collector
+        for i, value in enumerate(lines):
             if progress is not None and i % 4096 == 0:
                 progress(i)
-            value = message.encoded  # the field, not the property: this runs once per event
             if value is None:
-                value = message.value
-            # jsonl_line_safe(message), inline
-            if b"\n" in value or b"\r" in value or message.expected_reason is key_mismatch:
                 skipped += 1
                 continue
             write(value)

@@ -8,6 +8,7 @@ the caller decides what a failure means (the CLI exits non-zero).
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,8 +20,11 @@ from domain.events import Event
 from infra.kafka.producer import DeliveryCounter, drain, send
 from infra.settings import Settings
 from producer.faults import FaultConfig, inject_faults
+from producer.files import jsonl_line
 from producer.messages import OutgoingMessage, TopicKind, timed_message
 from producer.simulation import SimulationConfig, iter_events, iter_timed_events
+
+_event_of = operator.attrgetter("event")
 
 Progress = Callable[[int], None]
 
@@ -91,6 +95,31 @@ def planned_messages(
     if config.orders is not None:
         return iter(inject_faults(events, faults, config.seed, encode=encode).messages)
     return _chunked(events, faults, config.seed, encode)
+
+
+def planned_events(config: SimulationConfig, faults: FaultConfig) -> Iterator[Event | None]:
+    """The events of :func:`planned_messages` in the same order, ``None`` for a malformed one.
+
+    What the CSV writer needs: a clean simulation's events straight from the simulator.
+    """
+    if not faults.any:
+        return iter_events(config)
+    return map(_event_of, planned_messages(config, faults, encode=False))
+
+
+def planned_lines(config: SimulationConfig, faults: FaultConfig) -> Iterator[bytes | None]:
+    """:func:`planned_messages` as JSONL lines (``files.jsonl_line``), ``None`` for unsafe ones.
+
+    A clean simulation's events are encoded straight from the simulator: encoded JSON
+    escapes every control character, so each is one line.
+    """
+    if not faults.any:
+        return map(_encode, iter_events(config))
+    return map(jsonl_line, planned_messages(config, faults))
+
+
+def _encode(event: Event) -> bytes:
+    return event.__pydantic_serializer__.to_json(event)  # = encode_event(event), cheaper
 
 
 def _chunked(

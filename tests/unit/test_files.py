@@ -20,13 +20,15 @@ from producer.files import (
     UPDATE_COLUMNS,
     UPDATES_FILE,
     EventFileError,
-    jsonl_line_safe,
+    jsonl_line,
     read_event_files,
     write_csv,
+    write_csv_events,
     write_jsonl,
+    write_jsonl_lines,
 )
 from producer.messages import event_time_ms, message_for
-from producer.publish import planned_messages
+from producer.publish import planned_events, planned_lines, planned_messages
 from producer.simulation import SimulationConfig, simulate
 
 FAULTS = FaultConfig(0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01)
@@ -59,12 +61,26 @@ def test_messages_carry_the_codec_encoding(faults: FaultConfig) -> None:
 
 @pytest.mark.parametrize("faults", [FaultConfig(), FAULTS])
 def test_csv_from_unencoded_messages_is_the_same(tmp_path: Path, faults: FaultConfig) -> None:
-    # `generate --format csv` leaves message values unencoded: the files must not change
+    # `generate --format csv` writes events, never encoded values: the files must not change
     config = SimulationConfig(orders=300, seed=13)
     write_csv(planned_messages(config, faults), tmp_path / "a")
     write_csv(planned_messages(config, faults, encode=False), tmp_path / "b")
+    summary = write_csv_events(planned_events(config, faults), tmp_path / "c")
     for name in (ORDERS_FILE, UPDATES_FILE):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        expected = (tmp_path / "a" / name).read_bytes()
+        assert (tmp_path / "b" / name).read_bytes() == expected
+        assert (tmp_path / "c" / name).read_bytes() == expected
+    assert summary.skipped == sum(m.event is None for m in planned_messages(config, faults))
+
+
+@pytest.mark.parametrize("faults", [FaultConfig(), FAULTS])
+def test_jsonl_from_planned_lines_is_the_same(tmp_path: Path, faults: FaultConfig) -> None:
+    # `generate --format jsonl` encodes a clean simulation's events without messages
+    config = SimulationConfig(orders=300, seed=15)
+    write_jsonl(planned_messages(config, faults), tmp_path / "a.jsonl")
+    summary = write_jsonl_lines(planned_lines(config, faults), tmp_path / "b.jsonl")
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    assert summary.written == len((tmp_path / "a.jsonl").read_bytes().splitlines())
 
 
 def test_update_rows_are_what_csv_writer_writes(tmp_path: Path) -> None:
@@ -122,7 +138,7 @@ def test_jsonl_round_trip_keeps_malformed_lines(tmp_path: Path) -> None:
     messages = list(planned_messages(SimulationConfig(orders=400, seed=9), FAULTS))
     path = tmp_path / "events.jsonl"
     summary = write_jsonl(messages, path)
-    kept = [m for m in messages if jsonl_line_safe(m)]
+    kept = [m for m in messages if jsonl_line(m) is not None]
     records = list(read_event_files([path]))
     assert [r.raw for r in records] == [m.value for m in kept]
     for record, message in zip(records, kept, strict=True):
