@@ -146,7 +146,7 @@ def apply_events(events: Sequence[ReceivedEvent], orders: OrderRepository) -> Ba
     by_order = rank_by_order(unique)
     heads = orders.read_heads(by_order.keys())
     judged = judge_arrivals(by_order, heads)
-    appended = orders.append_history(list(unique.values()), judged.verdicts)
+    appended = orders.append_history(unique, judged.verdicts)
     if not appended:
         return BatchOutcome(received=len(events), duplicates=len(events))
     if len(appended) == len(unique):  # the usual case: reuse the precedence order

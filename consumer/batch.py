@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from domain.codec import RejectReason, encode_event
+from domain.codec import RejectReason
 from domain.events import Event
 
 
@@ -73,14 +73,6 @@ class DecodedBatch:
     @property
     def size(self) -> int:
         return len(self.events) + len(self.rejected)
-
-    def with_payloads(self) -> DecodedBatch:
-        """This batch with each event's canonical JSON made (``ReceivedEvent.payload``)."""
-        events = [
-            ReceivedEvent(r.event, r.source, r.payload or encode_event(r.event).decode("utf-8"))
-            for r in self.events
-        ]
-        return DecodedBatch(events, self.rejected, self.next_offsets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,10 @@ def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
         if error.reason is RejectReason.KEY_MISMATCH and message.key is None:
             return Rejected(message, RejectReason.KEY_MISMATCH, "message has no key")
         return Rejected(message, error.reason, error.detail)
-    return ReceivedEvent(event, message.position)
+    # the canonical JSON of the history row, made here: decoding overlaps the
+    # transaction of the batch before (pydantic's serializer directly, = encode_event)
+    payload = event.__pydantic_serializer__.to_json(event).decode()
+    return ReceivedEvent(event, message.position, payload)
 
 
 def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:

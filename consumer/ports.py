@@ -53,10 +53,10 @@ class OrderRepository(Protocol):
         ...
 
     def append_history(
-        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+        self, events: Mapping[str, ReceivedEvent], verdicts: Verdicts | None = None
     ) -> list[ReceivedEvent]:
-        """Append events whose ``event_id`` is new, with ``legal`` from ``verdicts``
-        (missing: ``NULL``); return exactly those (in input order)."""
+        """Append the events (distinct, by ``event_id`` text) whose id is new, with
+        ``legal`` from ``verdicts`` (missing: ``NULL``); return exactly those (in order)."""
         ...
 
     def upsert_sales(

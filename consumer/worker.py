@@ -181,7 +181,7 @@ class Worker:
                 continue
             # decoding (and encoding the history payloads) overlaps the transaction
             # of the batch before, on the other thread
-            batch = decode_batch(messages).with_payloads()
+            batch = decode_batch(messages)
             self._finish_in_flight()
             self._dead_letter(batch)
             apply = functools.partial(self._apply, batch)

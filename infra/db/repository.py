@@ -162,23 +162,20 @@ class SqlOrderRepository:
         }
 
     def append_history(
-        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+        self, events: Mapping[str, ReceivedEvent], verdicts: Verdicts | None = None
     ) -> list[ReceivedEvent]:
-        distinct: dict[str, ReceivedEvent] = {}
-        for received in events:
-            distinct.setdefault(str(received.event.event_id), received)
-        if not distinct:
+        if not events:
             return []
         now = self._clock()
         legal = verdicts or {}
-        values = [history_values(r, now, legal.get(key), key) for key, r in distinct.items()]
+        values = [history_values(r, now, legal.get(key), key) for key, r in events.items()]
         if self._dialect == "postgresql":
             result = self._staged_write(apply_sql.HISTORY, values)
         else:
             rows = [dict(zip(HISTORY_COLUMNS, v, strict=True)) for v in values]
             result = self._conn.execute(apply_sql.history_insert(self._dialect), rows)
         inserted = set(result.scalars().all())
-        return [received for key, received in distinct.items() if key in inserted]
+        return [received for key, received in events.items() if key in inserted]
 
     def upsert_sales(
         self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None

@@ -93,11 +93,11 @@ class FakeRepository:
         }
 
     def append_history(
-        self, events: Sequence[ReceivedEvent], verdicts: Verdicts | None = None
+        self, events: Mapping[str, ReceivedEvent], verdicts: Verdicts | None = None
     ) -> list[ReceivedEvent]:
         new: list[ReceivedEvent] = []
-        for r in events:
-            key = str(r.event.event_id)
+        for key, r in events.items():
+            assert key == str(r.event.event_id)
             if key not in self.history:
                 self.history[key] = r.event
                 self.legal[key] = (verdicts or {}).get(key)
