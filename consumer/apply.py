@@ -44,8 +44,38 @@ class Judgement:
     rejudge: set[str]
 
 
+#: an order's batch events in precedence order: (precedence, status, event)
+Ranked = list[tuple[Precedence, OrderStatus, ReceivedEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvents:
+    """A batch's events made ready without the database, so off its thread: distinct
+    by event id text, each order's in precedence order, and each order's summary as
+    if every event is new (the usual case). Read-only once made: a retried
+    transaction applies the same value again."""
+
+    received: int
+    unique: dict[str, ReceivedEvent]
+    by_order: dict[str, Ranked]
+    summaries: dict[str, OrderSummary]
+
+
+def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
+    """The database-free part of :func:`apply_events` for ``events``."""
+    unique: dict[str, ReceivedEvent] = {}
+    for received in events:
+        unique.setdefault(str(received.event.event_id), received)
+    by_order = rank_by_order(unique)
+    summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
+    return PreparedEvents(len(events), unique, by_order, summaries)
+
+
 def apply_batch(
-    events: Sequence[ReceivedEvent], uow: UnitOfWork, *, checkpoint: Checkpoint | None = None
+    events: Sequence[ReceivedEvent] | PreparedEvents,
+    uow: UnitOfWork,
+    *,
+    checkpoint: Checkpoint | None = None,
 ) -> BatchOutcome:
     """Apply ``events`` (and record ``checkpoint``) in one transaction and commit it.
 
@@ -58,10 +88,6 @@ def apply_batch(
             uow.orders.record_offsets(checkpoint.consumer_group, checkpoint.offsets)
         uow.commit()
     return outcome
-
-
-#: an order's batch events in precedence order: (precedence, status, event)
-Ranked = list[tuple[Precedence, OrderStatus, ReceivedEvent]]
 
 
 def rank_by_order(events: Mapping[str, ReceivedEvent]) -> dict[str, Ranked]:
@@ -136,21 +162,21 @@ def summarize_ranked(order_id: str, ranked: Ranked) -> OrderSummary:
     )
 
 
-def apply_events(events: Sequence[ReceivedEvent], orders: OrderRepository) -> BatchOutcome:
+def apply_events(
+    events: Sequence[ReceivedEvent] | PreparedEvents, orders: OrderRepository
+) -> BatchOutcome:
     """The apply path inside an open transaction (does not commit)."""
-    if not events:
+    prepared = events if isinstance(events, PreparedEvents) else prepare(events)
+    if not prepared.received:
         return BatchOutcome()
-    unique: dict[str, ReceivedEvent] = {}
-    for received in events:
-        unique.setdefault(str(received.event.event_id), received)
-    by_order = rank_by_order(unique)
+    received_count, unique, by_order = prepared.received, prepared.unique, prepared.by_order
     heads = orders.read_heads(by_order.keys())
     judged = judge_arrivals(by_order, heads)
     appended = orders.append_history(unique, judged.verdicts)
     if not appended:
-        return BatchOutcome(received=len(events), duplicates=len(events))
-    if len(appended) == len(unique):  # the usual case: reuse the precedence order
-        summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
+        return BatchOutcome(received=received_count, duplicates=received_count)
+    if len(appended) == len(unique):  # the usual case: every event is new
+        summaries = prepared.summaries
     else:
         summaries = fold(received.event for received in appended)
     states = orders.upsert_sales(list(summaries.values()), judged.illegal)
@@ -174,9 +200,9 @@ def apply_events(events: Sequence[ReceivedEvent], orders: OrderRepository) -> Ba
         if isinstance(received.event, StatusChanged) and received.event.order_id in awaiting
     )
     return BatchOutcome(
-        received=len(events),
+        received=received_count,
         applied=len(appended),
-        duplicates=len(events) - len(appended),
+        duplicates=received_count - len(appended),
         stale=stale,
         orphaned=orphaned,
         illegal=illegal,

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from consumer.apply import Checkpoint, apply_batch
+from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
 from consumer.batch import BatchOutcome, DecodedBatch, RawMessage
 from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
@@ -179,12 +179,13 @@ class Worker:
                 ):
                     return f"no assignment within {cfg.until_idle_s + cfg.join_allowance_s:g}s"
                 continue
-            # decoding (and encoding the history payloads) overlaps the transaction
-            # of the batch before, on the other thread
+            # decoding (with the history payloads) and the database-free part of
+            # applying overlap the transaction of the batch before, on the other thread
             batch = decode_batch(messages)
+            prepared = prepare(batch.events)
             self._finish_in_flight()
             self._dead_letter(batch)
-            apply = functools.partial(self._apply, batch)
+            apply = functools.partial(self._apply, batch, prepared)
             self._in_flight = _InFlight(batch, time.perf_counter(), pool.submit(apply))
             if idle_since is not None:
                 idle_since = time.monotonic()
@@ -202,12 +203,13 @@ class Worker:
         self._in_flight = _InFlight(batch, started, done)
         return self._finish_in_flight()
 
-    def _apply(self, batch: DecodedBatch) -> BatchOutcome:
+    def _apply(self, batch: DecodedBatch, prepared: PreparedEvents | None = None) -> BatchOutcome:
         """The batch's transaction, retried through outages (runs on the apply thread)."""
         checkpoint = Checkpoint(self._config.consumer_group, batch.next_offsets)
+        events = prepared if prepared is not None else batch.events
         return self._retry(
             "apply batch",
-            lambda: apply_batch(batch.events, self._unit_of_work(), checkpoint=checkpoint),
+            lambda: apply_batch(events, self._unit_of_work(), checkpoint=checkpoint),
         )
 
     def _finish_in_flight(self) -> BatchOutcome:
