@@ -1,14 +1,45 @@
-"""Which subcommands ``sla-pipeline`` has; each lives in its own module."""
+"""Which subcommands ``sla-pipeline`` has; each lives in its own module.
+
+A module is imported only when one of its commands runs (or help lists them
+all): ``report`` need not load the Kafka client, Faker and Alembic first.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+#: subcommand -> the ``cli`` module whose ``COMMANDS`` defines it
+COMMAND_MODULES: dict[str, str] = {
+    "generate": "cli.produce",
+    "produce": "cli.produce",
+    "replay": "cli.produce",
+    "topics": "cli.produce",
+    "consume": "cli.consume",
+    "ingest": "cli.consume",
+    "demo": "cli.consume",
+    "dlq": "cli.consume",
+    "db": "cli.db",
+    "report": "cli.report",
+    "schema": "cli.schema",
+}
 
-def register(group: click.Group) -> None:
-    """Attach every subcommand to ``group``."""
-    from cli import consume, db, produce, report, schema
 
-    for module in (produce, consume, db, report, schema):
-        for command in module.COMMANDS:
-            group.add_command(command)
+def load_command(name: str) -> click.Command:
+    """The command ``name`` from its module. Raises KeyError for an unknown name."""
+    module = importlib.import_module(COMMAND_MODULES[name])
+    commands: list[click.Command] = module.COMMANDS
+    return next(c for c in commands if c.name == name)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMAND_MODULES:
+            return load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)

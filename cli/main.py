@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli import commands
+from cli.commands import LazyGroup
 from cli.common import configure_logging, load_settings, parse_key_values
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("--database-url", envvar=None, help="SQLAlchemy URL [env SLA_DATABASE_URL].")
 @click.option(
     "--bootstrap-servers", help="Kafka bootstrap servers [env SLA_KAFKA_BOOTSTRAP_SERVERS]."
@@ -52,9 +55,6 @@ def cli(
     settings = load_settings(overrides)
     configure_logging(settings.log_level, settings.log_json)
     ctx.obj = settings
-
-
-commands.register(cli)
 
 
 def main() -> None:
