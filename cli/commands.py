@@ -15,7 +15,7 @@ COMMAND_MODULES: dict[str, str] = {
     "generate": "cli.produce",
     "produce": "cli.produce",
     "replay": "cli.produce",
-    "topics": "cli.produce",
+    "topics": "cli.topics",
     "consume": "cli.consume",
     "ingest": "cli.consume",
     "demo": "cli.consume",

@@ -1,0 +1,54 @@
+"""``sla-pipeline topics``: create the pipeline's topics."""
+
+from __future__ import annotations
+
+import click
+from confluent_kafka import KafkaException
+
+from cli.common import fail, get_settings
+from infra.kafka.admin import KEEP_FOREVER, TopicAdminError, ensure_topics, event_topic_config
+
+
+@click.group("topics")
+def topics_command() -> None:
+    """Manage the pipeline topics."""
+
+
+@topics_command.command("create")
+@click.option("--partitions", type=click.IntRange(1, 10_000), default=6, show_default=True)
+@click.option("--replication", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option(
+    "--retention-ms",
+    type=click.IntRange(KEEP_FOREVER),
+    default=None,
+    metavar="MS",
+    help="retention.ms of the two event topics; -1 keeps messages forever "
+    "[default: the broker's, usually 7 days]. Kafka measures it against the event "
+    "times replay and produce publish: history older than this is soon deleted.",
+)
+@click.pass_context
+def topics_create_command(
+    ctx: click.Context, partitions: int, replication: int, retention_ms: int | None
+) -> None:
+    """Create order-created, status-changed and the dead-letter topic (existing ones are kept)."""
+    settings = get_settings(ctx)
+    client, events = settings.kafka_client_config(), list(settings.topics)
+    dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []
+    try:
+        outcome = ensure_topics(
+            client, events, partitions=partitions, replication=replication,
+            config=event_topic_config(retention_ms),
+        )  # fmt: skip
+        outcome |= ensure_topics(client, dlq, partitions=partitions, replication=replication)
+    except TopicAdminError as exc:
+        fail(str(exc))
+    except KafkaException as exc:
+        fail(f"invalid Kafka configuration: {exc.args[0]}")
+    for name in [*events, *dlq]:
+        note = ""
+        if retention_ms is not None and name in events and outcome[name] == "exists":
+            note = " (its retention is left as it is)"
+        click.echo(f"{name}: {outcome[name]}{note}")
+
+
+COMMANDS: list[click.Command] = [topics_command]
