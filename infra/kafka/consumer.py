@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from consumer.batch import Offsets, RawMessage, SourcePosition
 from consumer.errors import InfrastructureError
+from infra.kafka.client_log import with_client_log
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class KafkaMessageSource:
         self._joined = False
         self._before_revoke: Callable[[], object] | None = None
         try:
-            self._consumer = Consumer(config)
+            self._consumer = Consumer(with_client_log(config))
             self._consumer.subscribe(
                 list(topics),
                 on_assign=self._on_assign,

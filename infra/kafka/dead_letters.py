@@ -20,6 +20,7 @@ from confluent_kafka import (
 from consumer.batch import Rejected
 from consumer.dlq import DeadLetter, dead_letter_headers
 from consumer.errors import InfrastructureError
+from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error, headers_of, position_of
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ class KafkaDeadLetterSink:
         self._topic = topic
         self._flush_timeout_s = flush_timeout_s
         self._producer = Producer(
-            {**client_config, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+            with_client_log(
+                {**client_config, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+            )
         )
 
     def publish(self, rejected: Sequence[Rejected]) -> None:
@@ -81,12 +84,14 @@ def read_dead_letters(
     when the topic cannot be listed or read within ``timeout_s``.
     """
     consumer = Consumer(
-        {
-            **client_config,
-            "group.id": f"sla-pipeline-dlq-reader-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-        }
+        with_client_log(
+            {
+                **client_config,
+                "group.id": f"sla-pipeline-dlq-reader-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            }
+        )
     )
     try:
         try:
@@ -149,7 +154,9 @@ def redrive(
     sourceless = [str(letter.position) for letter in letters if letter.source is None]
     if sourceless:
         raise ValueError(f"no dlq.source.* headers on {', '.join(sourceless)}")
-    producer = Producer({**client_config, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        with_client_log({**client_config, "enable.idempotence": True, "acks": "all"})
+    )
     confirmed = 0
     failures: list[str] = []
 

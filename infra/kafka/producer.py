@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,9 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-#: librdkafka's own log lines: diagnostics, shown with --log-level DEBUG. Every error that
-#: matters also reaches the caller as a delivery report or a client error (DeliveryCounter).
-client_log = logging.getLogger("librdkafka")
+from infra.kafka.client_log import client_log, with_client_log
 
 #: Throughput tuning: large batches, short linger, cheap compression, deep local queue.
 #: Users may override any of these with -X / SLA_KAFKA_CONFIG.
@@ -58,15 +55,6 @@ class DeliveryCounter:
         client_log.debug("client error: %s", self.client_error)
 
 
-class _ClientLogAdapter:
-    """Takes librdkafka's log lines (its ``logger`` hook) and logs them at DEBUG."""
-
-    def log(self, level: int, msg: str, *args: object) -> None:
-        # connection failures are logged at every reconnect, many a second; at their own
-        # level they would bury the command's one-line error
-        client_log.debug(msg, *args)
-
-
 def build_producer(
     client_config: Mapping[str, str], counter: DeliveryCounter, **overrides: str
 ) -> Producer:
@@ -81,8 +69,7 @@ def build_producer(
     config["delivery.report.only.error"] = True
     config["on_delivery"] = counter
     config["error_cb"] = counter.on_client_error
-    config["logger"] = _ClientLogAdapter()
-    return Producer(config)
+    return Producer(with_client_log(config))
 
 
 class BrokerUnreachable(Exception):
