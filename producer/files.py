@@ -16,8 +16,12 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
+
+from pydantic import TypeAdapter
 
 from domain.codec import (
     EventDecodeError,
@@ -52,6 +56,8 @@ ORDER_COLUMNS = (
 UPDATE_COLUMNS = (SEQ, "event_id", "schema_version", "order_id", "occurred_at", "status")
 #: csv.writer's default (excel dialect) line terminator; update rows are written by hand.
 _CSV_LINE_END = "\r\n"
+#: JSON forms of an event id and an event time, as the event models serialize them
+_ID_AND_TIME = TypeAdapter(tuple[UUID, datetime]).serializer
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
@@ -118,24 +124,28 @@ def write_csv_events(
         orders = csv.writer(orders_file)
         orders.writerow(ORDER_COLUMNS)
         csv.writer(updates_file).writerow(UPDATE_COLUMNS)
-        write_update = updates_file.write
+        write_update, id_and_time = updates_file.write, _ID_AND_TIME.to_python
         for seq, event in enumerate(events):
             if progress is not None and seq % 4096 == 0:
                 progress(seq)
             if event is None:
                 skipped += 1
                 continue
-            # what event_to_json_dict returns, without model_dump's argument handling
-            doc = event.__pydantic_serializer__.to_python(event, mode="json")
             if event.__class__ is OrderCreated:
+                # what event_to_json_dict returns, without model_dump's argument handling
+                doc = event.__pydantic_serializer__.to_python(event, mode="json")
                 doc[SEQ] = seq
                 orders.writerow(["" if (v := doc[c]) is None else v for c in ORDER_COLUMNS])
             else:
                 # formatted by hand, as csv.writer would (at twice its speed): no update
-                # field needs quoting (ids match [A-Za-z0-9._:-]+, ISO times, status words)
+                # field needs quoting (ids match [A-Za-z0-9._:-]+, ISO times, status words).
+                # Only the id and the time need pydantic's JSON form; the status is a str.
+                fields = event.__dict__
+                moment = (fields["event_id"], fields["occurred_at"])
+                event_id, occurred_at = id_and_time(moment, mode="json")
                 write_update(
-                    f"{seq},{doc['event_id']},{doc['schema_version']},{doc['order_id']},"
-                    f"{doc['occurred_at']},{doc['status']}{_CSV_LINE_END}"
+                    f"{seq},{event_id},{fields['schema_version']},{fields['order_id']},"
+                    f"{occurred_at},{fields['status']}{_CSV_LINE_END}"
                 )
             written += 1
     return WriteSummary((orders_path, updates_path), written, skipped)
