@@ -129,7 +129,7 @@ def ingest_command(
 
     Invalid rows are counted, reported as file:line and written to --rejects.
     """
-    from producer.files import read_event_files
+    from producer.file_reader import read_event_files
 
     settings = get_settings(ctx)
     with _infrastructure(), rejects_path.open("w", encoding="utf-8") as rejects:

@@ -21,7 +21,8 @@ from infra.kafka.producer import (
     ensure_reachable,
 )
 from producer.faults import RATE_NAMES, RATE_SUBJECTS, FaultConfig
-from producer.files import EventFileError, FileRecord, write_csv_events, write_jsonl_lines
+from producer.file_reader import EventFileError, FileRecord
+from producer.files import write_csv_events, write_jsonl_lines
 from producer.publish import (
     PublishResult,
     TopicNames,

@@ -21,7 +21,7 @@ from domain.events import Event
 
 
 class EventRecord(Protocol):
-    """One row of an event file (``producer.files.FileRecord`` has this shape)."""
+    """One row of an event file (``producer.file_reader.FileRecord`` has this shape)."""
 
     @property
     def path(self) -> Path | str: ...

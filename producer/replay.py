@@ -18,7 +18,7 @@ from typing import IO, Self
 from confluent_kafka import Producer
 
 from infra.kafka.producer import DeliveryCounter
-from producer.files import FileRecord, read_event_files
+from producer.file_reader import FileRecord, read_event_files
 from producer.messages import OutgoingMessage, message_for
 from producer.publish import Progress, PublishResult, TopicNames, publish
 
@@ -120,7 +120,7 @@ def replay(
     """Publish every valid row of ``paths`` in publish order (see ``read_event_files``).
 
     ``speed=None`` sends as fast as possible; otherwise event-time gaps are divided
-    by ``speed``. Raises ``producer.files.EventFileError`` for an unreadable file,
+    by ``speed``. Raises ``producer.file_reader.EventFileError`` for an unreadable file,
     before anything is sent.
     """
     result = ReplayResult()

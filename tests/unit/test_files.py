@@ -14,14 +14,13 @@ from cli.main import cli
 from domain.codec import RejectReason, encode_event, event_to_json_dict
 from domain.events import ORDER_CREATED
 from producer.faults import FaultConfig
+from producer.file_reader import EventFileError, read_event_files
 from producer.files import (
     ORDERS_FILE,
     SEQ,
     UPDATE_COLUMNS,
     UPDATES_FILE,
-    EventFileError,
     jsonl_line,
-    read_event_files,
     write_csv,
     write_csv_events,
     write_jsonl,
