@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from consumer.batch import DecodedBatch, RawMessage, ReceivedEvent, Rejected
-from domain.codec import EventDecodeError, RejectReason, decode_event
+from domain.codec import EventDecodeError, RejectReason, decode_event, encode_event
 
 
 def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
@@ -26,9 +26,8 @@ def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
             return Rejected(message, RejectReason.KEY_MISMATCH, "message has no key")
         return Rejected(message, error.reason, error.detail)
     # the canonical JSON of the history row, made here: decoding overlaps the
-    # transaction of the batch before (pydantic's serializer directly, = encode_event)
-    payload = event.__pydantic_serializer__.to_json(event).decode()
-    return ReceivedEvent(event, message.position, payload)
+    # transaction of the batch before
+    return ReceivedEvent(event, message.position, encode_event(event).decode())
 
 
 def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:

@@ -57,7 +57,9 @@ _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(
 
 def encode_event(event: Event) -> bytes:
     """Compact, deterministic JSON for ``event`` (same event, same bytes)."""
-    return event.model_dump_json().encode("utf-8")
+    # the model's serializer directly: model_dump_json's argument handling and its
+    # str round trip cost a third of the encoding, which runs once per event
+    return event.__pydantic_serializer__.to_json(event)
 
 
 def event_to_json_dict(event: Event) -> dict[str, Any]:

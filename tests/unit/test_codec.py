@@ -84,6 +84,7 @@ def test_round_trip(event: Event) -> None:
     assert encode_event(decoded) == raw  # deterministic: same event, same bytes
     assert decode_payload(json.loads(raw)) == event
     assert event_to_json_dict(event) == json.loads(raw)
+    assert raw == event.model_dump_json().encode("utf-8")  # pydantic's own JSON, unchanged
 
 
 def _created() -> OrderCreated:
