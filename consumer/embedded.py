@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from consumer.apply import apply_batch
-from consumer.batch import BatchOutcome, ReceivedEvent
+from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, ReceivedEvent
 from consumer.ports import UnitOfWork
 from domain.codec import EventDecodeError, RejectReason, decode_event
 from domain.events import Event
@@ -62,7 +62,7 @@ def ingest_events(
     items: Iterable[Event | RejectedRow],
     unit_of_work: Callable[[], UnitOfWork],
     *,
-    batch_size: int = 2000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     on_reject: Callable[[RejectedRow], None] | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
-from consumer.batch import BatchOutcome, DecodedBatch, RawMessage
+from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch, RawMessage
 from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import InfrastructureError, RetriesAbandoned
@@ -55,7 +55,7 @@ class WorkerConfig:
     """
 
     consumer_group: str
-    batch_size: int = 2000
+    batch_size: int = DEFAULT_BATCH_SIZE
     batch_wait_s: float = 0.5
     until_idle_s: float | None = None
     max_events: int | None = None

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from consumer.batch import DEFAULT_BATCH_SIZE
+
 #: librdkafka properties whose values are credentials (masked when shown).
 _SECRET_KEY_PARTS = ("password", "secret", "key", "token", "jaas")
 
@@ -37,8 +39,7 @@ class Settings(BaseSettings):
     topic_status_changed: str = Field(default="status-changed", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     topic_dlq: str = Field(default="pipeline-dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     consumer_group: str = Field(default="sla-pipeline", min_length=1)
-    # 5000: about a tenth faster than 2000 for about 25 MB more (benchmarks/bench_consumer.py)
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=100_000)
     batch_wait_s: float = Field(default=0.5, gt=0, le=60)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_json: bool = False
