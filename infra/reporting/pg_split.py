@@ -88,9 +88,10 @@ def metrics_of(row: Any) -> dict[str, Metric]:
     return result
 
 
-def key_text(value: object) -> str:
-    """A group's dimension value as text (a PostgreSQL DATE prints as YYYY-MM-DD)."""
-    return str(value)
+def group_row(row: Any, by: Sequence[str]) -> GroupRow:
+    """An aggregate row of breakdown ``by``: its key as text (a PostgreSQL DATE prints as
+    YYYY-MM-DD, as SQLite stores it) and its metrics."""
+    return GroupRow(key={name: str(row._mapping[name]) for name in by}, metrics=metrics_of(row))
 
 
 def aggregate_sets(
@@ -123,7 +124,6 @@ def aggregate_sets(
             if found is None:  # the totals
                 totals = metrics_of(row)
             else:
-                key = {name: key_text(row._mapping[name]) for name in found}
-                rows[found].append(GroupRow(key=key, metrics=metrics_of(row)))
+                rows[found].append(group_row(row, found))
         grouped.update(rows)
     return totals, grouped

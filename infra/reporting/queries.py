@@ -21,7 +21,7 @@ from infra.db.sla_views import Dialect, report_rows_select
 from infra.reporting import pg_split
 from infra.reporting.aggregate_sql import DIMENSIONS, aggregate_select, histogram_select
 from infra.reporting.model import AtRiskOrder, Breakdown, GroupRow, HistogramBucket, SlaReport
-from infra.reporting.pg_split import aggregate_sets, key_text, metrics_of
+from infra.reporting.pg_split import aggregate_sets, group_row, metrics_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTOGRAM_BUCKET_HOURS = 24
@@ -124,11 +124,7 @@ def _fill_scratch(conn: Connection, dialect: Dialect, as_of: int) -> None:
 def _group_rows(
     conn: Connection, dialect: Dialect, by: tuple[str, ...], source: str
 ) -> list[GroupRow]:
-    rows = conn.execute(text(aggregate_select(dialect, by, source)))
-    return [
-        GroupRow(key={name: key_text(row._mapping[name]) for name in by}, metrics=metrics_of(row))
-        for row in rows
-    ]
+    return [group_row(row, by) for row in conn.execute(text(aggregate_select(dialect, by, source)))]
 
 
 def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list[AtRiskOrder]:
