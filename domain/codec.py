@@ -35,6 +35,11 @@ class RejectReason(StrEnum):
     UNKNOWN_STATUS = "unknown_status"
     INVALID_FIELD = "invalid_field"
     KEY_MISMATCH = "key_mismatch"
+    MISSING_KEY = "missing_key"
+    DUPLICATE_JSON_KEY = "duplicate_json_key"
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    #: decoded fine, but its ``event_id`` is already stored with different content
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
 class EventDecodeError(ValueError):
