@@ -16,6 +16,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SAWarning
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL: a session idle inside a transaction this long is ended by the server.
+#: A worker frozen mid-batch (SIGSTOP, a paused VM) would otherwise hold its row
+#: locks for as long as it is frozen, and the member that took over its partitions
+#: would wait on them; the batch is simply re-read by its new owner.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000
+#: PostgreSQL: the longest wait for a row lock before the statement fails (and its
+#: batch is retried with backoff) -- a bounded wait instead of an unbounded one.
+LOCK_TIMEOUT_MS = 20_000
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -40,10 +48,24 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return engine
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        _configure_postgresql(engine)
+        return engine
     raise NotImplementedError(
         f"unsupported database backend {backend!r} (use postgresql or sqlite)"
     )
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # committed at once: a SET inside a transaction that rolls back is undone
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+            )
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
