@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
-from consumer.batch import BatchOutcome, Offsets, ReceivedEvent
-from consumer.ports import OrderHead, OrderRepository, UnitOfWork
+from consumer.batch import BatchOutcome, Conflict, Offsets, ReceivedEvent
+from consumer.ports import OrderHead, OrderRepository, PartitionOwner, UnitOfWork
+from domain.codec import EventDecodeError, decode_event
 from domain.events import OrderCreated, StatusChanged, event_status
 from domain.lifecycle import INITIAL_STATUS, RANK, OrderStatus, is_legal
 from domain.order import MILESTONES, OrderFacts, OrderSummary, Precedence, fold
@@ -28,10 +29,13 @@ from domain.order import MILESTONES, OrderFacts, OrderSummary, Precedence, fold
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """Offsets to record in the same transaction as the batch they cover."""
+    """Offsets to record in the same transaction as the batch they cover, under the
+    owner epochs the batch was read with (``owners``; partitions without one are
+    recorded unfenced)."""
 
     consumer_group: str
     offsets: Offsets
+    owners: Mapping[tuple[str, int], PartitionOwner] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +63,52 @@ class PreparedEvents:
     unique: dict[str, ReceivedEvent]
     by_order: dict[str, Ranked]
     summaries: dict[str, OrderSummary]
+    conflicts: tuple[Conflict, ...] = ()
 
 
 def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
-    """The database-free part of :func:`apply_events` for ``events``."""
+    """The database-free part of :func:`apply_events` for ``events``.
+
+    A second event with the same id is a duplicate when its content is the same (the
+    same event, even if serialized differently) and a conflict otherwise.
+    """
     unique: dict[str, ReceivedEvent] = {}
+    conflicts: list[Conflict] = []
     for received in events:
-        unique.setdefault(str(received.event.event_id), received)
+        key = str(received.event.event_id)
+        first = unique.setdefault(key, received)
+        if first is not received and first.event != received.event:
+            conflicts.append(Conflict(received, _conflict_detail(key, first)))
     by_order = rank_by_order(unique)
     summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
-    return PreparedEvents(len(events), unique, by_order, summaries)
+    return PreparedEvents(len(events), unique, by_order, summaries, tuple(conflicts))
+
+
+def _conflict_detail(event_id: str, kept: ReceivedEvent | None) -> str:
+    where = f" (read at {kept.source})" if kept is not None and kept.source else ""
+    return f"event_id {event_id} is already taken by an event with other content{where}"
+
+
+def stored_conflicts(
+    duplicates: Mapping[str, ReceivedEvent], orders: OrderRepository
+) -> list[Conflict]:
+    """The ``duplicates`` (events whose id is already stored) whose content differs
+    from the stored event's."""
+    if not duplicates:
+        return []
+    stored = orders.read_payloads(duplicates.keys())
+    conflicts: list[Conflict] = []
+    for key, received in duplicates.items():
+        payload = stored.get(key)
+        if payload is None or payload == received.payload:
+            continue  # the same canonical JSON: a true duplicate
+        try:
+            same = decode_event(payload.encode("utf-8")) == received.event
+        except EventDecodeError:
+            same = False
+        if not same:
+            conflicts.append(Conflict(received, _conflict_detail(key, None) + " in history"))
+    return conflicts
 
 
 def apply_batch(
@@ -85,7 +125,9 @@ def apply_batch(
     with uow:
         outcome = apply_events(events, uow.orders)
         if checkpoint is not None and checkpoint.offsets:
-            uow.orders.record_offsets(checkpoint.consumer_group, checkpoint.offsets)
+            uow.orders.record_offsets(
+                checkpoint.consumer_group, checkpoint.offsets, checkpoint.owners or None
+            )
         uow.commit()
     return outcome
 
@@ -173,8 +215,18 @@ def apply_events(
     heads = orders.read_heads(by_order.keys())
     judged = judge_arrivals(by_order, heads)
     appended = orders.append_history(unique, judged.verdicts)
+    conflicts = list(prepared.conflicts)
+    if len(appended) < len(unique):
+        new = {str(received.event.event_id) for received in appended}
+        known = {key: r for key, r in unique.items() if key not in new}
+        conflicts += stored_conflicts(known, orders)
     if not appended:
-        return BatchOutcome(received=received_count, duplicates=received_count)
+        return BatchOutcome(
+            received=received_count,
+            duplicates=received_count - len(conflicts),
+            conflicting=len(conflicts),
+            conflicts=tuple(conflicts),
+        )
     if len(appended) == len(unique):  # the usual case: every event is new
         summaries = prepared.summaries
     else:
@@ -202,9 +254,11 @@ def apply_events(
     return BatchOutcome(
         received=received_count,
         applied=len(appended),
-        duplicates=received_count - len(appended),
+        duplicates=received_count - len(appended) - len(conflicts),
         stale=stale,
         orphaned=orphaned,
         illegal=illegal,
         orders_touched=len(summaries),
+        conflicting=len(conflicts),
+        conflicts=tuple(conflicts),
     )

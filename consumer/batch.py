@@ -51,6 +51,8 @@ class ReceivedEvent:
     event: Event
     source: SourcePosition | None = None
     payload: str | None = None
+    #: the message value as received (for a dead letter of a conflicting duplicate)
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class DecodedBatch:
     events: Sequence[ReceivedEvent]
     rejected: Sequence[Rejected]
     next_offsets: Offsets = field(default_factory=dict)
+    #: the first offset read per (topic, partition): where to read again from
+    first_offsets: Offsets = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -86,7 +90,10 @@ class BatchOutcome:
     ``applied`` events were new to history; ``duplicates`` were already there (or
     repeated in the batch); ``stale`` were older than their order's current status;
     ``orphaned`` are status changes whose order's creation has not arrived;
-    ``illegal`` history rows were judged illegal while applying this batch.
+    ``illegal`` history rows were judged illegal while applying this batch;
+    ``conflicting`` events reused a stored (or earlier) event id with different
+    content: they were not applied, and ``conflicts`` holds this batch's ones (to be
+    dead-lettered; a sum of outcomes keeps only the count).
     """
 
     received: int = 0
@@ -96,6 +103,8 @@ class BatchOutcome:
     orphaned: int = 0
     illegal: int = 0
     orders_touched: int = 0
+    conflicting: int = 0
+    conflicts: tuple[Conflict, ...] = ()
 
     def __add__(self, other: BatchOutcome) -> BatchOutcome:
         return BatchOutcome(
@@ -106,4 +115,23 @@ class BatchOutcome:
             orphaned=self.orphaned + other.orphaned,
             illegal=self.illegal + other.illegal,
             orders_touched=self.orders_touched + other.orders_touched,
+            conflicting=self.conflicting + other.conflicting,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An event whose ``event_id`` is already taken by an event with other content."""
+
+    received: ReceivedEvent
+    detail: str
+
+    def as_rejected(self) -> Rejected:
+        """The dead letter's view of it: the original bytes when known, else its JSON."""
+        received, event = self.received, self.received.event
+        position = received.source or SourcePosition("", -1, -1)
+        value = received.raw
+        if value is None:
+            value = (received.payload or "").encode("utf-8")
+        message = RawMessage(position, event.order_id.encode("utf-8"), value)
+        return Rejected(message, RejectReason.CONFLICTING_DUPLICATE, self.detail)

@@ -27,7 +27,7 @@ def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
         return Rejected(message, error.reason, error.detail)
     # the canonical JSON of the history row, made here: decoding overlaps the
     # transaction of the batch before
-    return ReceivedEvent(event, message.position, encode_event(event).decode())
+    return ReceivedEvent(event, message.position, encode_event(event).decode(), message.value)
 
 
 def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:
@@ -35,6 +35,7 @@ def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:
     events: list[ReceivedEvent] = []
     rejected: list[Rejected] = []
     next_offsets: dict[tuple[str, int], int] = {}
+    first_offsets: dict[tuple[str, int], int] = {}
     for message in messages:
         decoded = decode_message(message)
         if isinstance(decoded, Rejected):
@@ -44,4 +45,7 @@ def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:
         position = message.position
         partition = (position.topic, position.partition)
         next_offsets[partition] = max(next_offsets.get(partition, 0), position.offset + 1)
-    return DecodedBatch(events=events, rejected=rejected, next_offsets=next_offsets)
+        first_offsets[partition] = min(
+            first_offsets.get(partition, position.offset), position.offset
+        )
+    return DecodedBatch(events, rejected, next_offsets, first_offsets)

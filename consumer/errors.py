@@ -38,3 +38,14 @@ class InfrastructureError(PipelineError):
 
 class RetriesAbandoned(PipelineError):
     """Raised when a stop was requested while an outage was still being retried."""
+
+
+class PartitionFenced(PipelineError):
+    """A batch's offsets were not recorded: its partitions were assigned to another
+    member after the batch was read (the transaction is rolled back, nothing is lost:
+    the new owner reads from the last recorded offset)."""
+
+    def __init__(self, partitions: list[tuple[str, int]]) -> None:
+        names = ", ".join(f"{topic}[{partition}]" for topic, partition in partitions)
+        super().__init__(f"partitions taken over by another member: {names}")
+        self.partitions = partitions

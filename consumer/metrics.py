@@ -41,6 +41,16 @@ class ConsumerMetrics:
             _P + "events_dead_lettered", "Messages sent to the DLQ.", ["reason"], registry=r
         )
         self.retries = Counter(_P + "retries", "Retried outages.", ["kind"], registry=r)
+        self.conflicting = Counter(
+            _P + "events_conflicting",
+            "Events whose event_id was taken by other content (dead-lettered).",
+            registry=r,
+        )
+        self.fenced = Counter(
+            _P + "batches_fenced",
+            "Batches rolled back because their partitions had a new owner.",
+            registry=r,
+        )
         self.batch_size = Histogram(
             _P + "batch_size", "Messages per batch.", buckets=_BATCH_SIZES, registry=r
         )
@@ -76,6 +86,7 @@ class ConsumerMetrics:
         self.stale.inc(outcome.stale)
         self.illegal.inc(outcome.illegal)
         self.orphaned.inc(outcome.orphaned)
+        self.conflicting.inc(outcome.conflicting)
 
     def record_batch(self, size: int, duration_s: float) -> None:
         self.consumed.inc(size)
@@ -84,6 +95,9 @@ class ConsumerMetrics:
 
     def record_dead_letter(self, reason: str) -> None:
         self.dead_lettered.labels(reason=reason).inc()
+
+    def record_fenced(self) -> None:
+        self.fenced.inc()
 
     def record_retry(self, kind: str) -> None:
         self.retries.labels(kind=kind).inc()

@@ -41,6 +41,28 @@ class SaleState:
     event_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionClaim:
+    """What the database holds for a partition a member has just been assigned.
+
+    ``epoch`` is the member's new owner epoch (offsets are recorded only under it);
+    ``next_offset`` the recorded next offset (0: nothing recorded yet) and
+    ``topic_id`` the Kafka topic id it was recorded for (``None``: unknown).
+    """
+
+    epoch: int
+    next_offset: int
+    topic_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionOwner:
+    """The epoch (and topic id) a batch's offsets are recorded under."""
+
+    epoch: int
+    topic_id: str | None
+
+
 #: ``legal`` to store per event id (``None``: not decided yet, or no earlier event)
 Verdicts = Mapping[str, bool | None]
 
@@ -59,6 +81,10 @@ class OrderRepository(Protocol):
         ``legal`` from ``verdicts`` (missing: ``NULL``); return exactly those (in order)."""
         ...
 
+    def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
+        """The stored canonical JSON of those ``event_ids`` that are in history."""
+        ...
+
     def upsert_sales(
         self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
     ) -> list[SaleState]:
@@ -75,8 +101,33 @@ class OrderRepository(Protocol):
         """
         ...
 
-    def record_offsets(self, consumer_group: str, offsets: Offsets) -> None:
-        """Remember the next offset per partition (never moves backwards)."""
+    def record_offsets(
+        self,
+        consumer_group: str,
+        offsets: Offsets,
+        owners: Mapping[tuple[str, int], PartitionOwner] | None = None,
+    ) -> None:
+        """Remember the next offset per partition (never moves backwards).
+
+        A partition with an owner in ``owners`` is recorded only while its owner epoch
+        is still that one; otherwise ``consumer.errors.PartitionFenced`` is raised (the
+        partition was assigned to another member since) and the transaction must not
+        commit.
+        """
+        ...
+
+    def claim_partitions(
+        self, consumer_group: str, partitions: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], PartitionClaim]:
+        """Raise the owner epoch of each partition (creating its row if needed) and
+        return what is recorded for it."""
+        ...
+
+    def reset_offsets(
+        self, consumer_group: str, partitions: Mapping[tuple[str, int], str | None]
+    ) -> None:
+        """Forget the recorded offsets of ``partitions`` (they belong to another topic
+        of the same name), recording the current topic id given for each."""
         ...
 
     def read_offsets(
@@ -134,4 +185,34 @@ class GroupMember(Protocol):
 
     def set_before_revoke(self, hook: Callable[[], object]) -> None:
         """Run ``hook`` (on the polling thread) before partitions are taken away."""
+        ...
+
+
+class PartitionLedger(Protocol):
+    """The database's side of partition ownership, used when partitions are assigned.
+
+    Methods raise ``InfrastructureError`` when the database is unreachable.
+    """
+
+    def claim(
+        self, partitions: Collection[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], PartitionClaim]:
+        """``OrderRepository.claim_partitions`` in a transaction of its own."""
+        ...
+
+    def reset(self, partitions: Mapping[tuple[str, int], str | None]) -> None:
+        """``OrderRepository.reset_offsets`` in a transaction of its own."""
+        ...
+
+
+@runtime_checkable
+class FencedMember(Protocol):
+    """A ``MessageSource`` that claims its partitions in the database when assigned."""
+
+    def owners(self) -> Mapping[tuple[str, int], PartitionOwner]:
+        """The owner epoch (and topic id) of each partition assigned now."""
+        ...
+
+    def rewind(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Read these partitions again from these offsets (those still assigned)."""
         ...

@@ -19,18 +19,18 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
-from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch, RawMessage
+from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch, RawMessage, Rejected
 from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
-from consumer.errors import InfrastructureError, RetriesAbandoned
+from consumer.errors import InfrastructureError, PartitionFenced, RetriesAbandoned
 from consumer.metrics import ConsumerMetrics
-from consumer.ports import GroupMember, MessageSource, UnitOfWork
+from consumer.ports import FencedMember, GroupMember, MessageSource, PartitionOwner, UnitOfWork
 from consumer.retry import Backoff, retry_call
 from consumer.shutdown import StopFlag
 from consumer.tuning import loop_tuning
@@ -43,6 +43,9 @@ __all__ = ["MessageSource", "RunSummary", "Worker", "WorkerConfig"]
 #: commit and before the Kafka offset commit, so the fault suite can SIGKILL a worker
 #: exactly there and prove that the replay is harmless (docs/guarantees.md).
 PAUSE_BEFORE_OFFSET_COMMIT_ENV = "SLA_FAULTS_PAUSE_BEFORE_OFFSET_COMMIT_S"
+#: After a fenced batch: a member that lost its partitions learns so from the group
+#: within a heartbeat or two; re-reading sooner would only be fenced again.
+_FENCED_PAUSE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,14 @@ class WorkerConfig:
     max_events: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
     join_allowance_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """How the batch in flight ended: its outcome, or fenced (rolled back, read again)."""
+
+    outcome: BatchOutcome
+    fenced: bool = False
 
 
 @dataclass(slots=True)
@@ -183,9 +194,13 @@ class Worker:
             # applying overlap the transaction of the batch before, on the other thread
             batch = decode_batch(messages)
             prepared = prepare(batch.events)
-            self._finish_in_flight()
-            self._dead_letter(batch)
-            apply = functools.partial(self._apply, batch, prepared)
+            if self._finish_in_flight().fenced:
+                # the batch before was read under an assignment that is gone: this one
+                # too, so it is read again rather than applied
+                self._rewind(batch)
+                continue
+            self._dead_letter(batch.rejected)
+            apply = functools.partial(self._apply, batch, prepared, self._owners(batch))
             self._in_flight = _InFlight(batch, time.perf_counter(), pool.submit(apply))
             if idle_since is not None:
                 idle_since = time.monotonic()
@@ -197,36 +212,69 @@ class Worker:
         self._finish_in_flight()
         started = time.perf_counter()
         batch = decode_batch(messages)
-        self._dead_letter(batch)
+        self._dead_letter(batch.rejected)
         done: Future[BatchOutcome] = Future()
-        done.set_result(self._apply(batch))
+        try:
+            done.set_result(self._apply(batch, None, self._owners(batch)))
+        except PartitionFenced as error:
+            done.set_exception(error)
         self._in_flight = _InFlight(batch, started, done)
-        return self._finish_in_flight()
+        return self._finish_in_flight().outcome
 
-    def _apply(self, batch: DecodedBatch, prepared: PreparedEvents | None = None) -> BatchOutcome:
-        """The batch's transaction, retried through outages (runs on the apply thread)."""
-        checkpoint = Checkpoint(self._config.consumer_group, batch.next_offsets)
+    def _apply(
+        self,
+        batch: DecodedBatch,
+        prepared: PreparedEvents | None,
+        owners: Mapping[tuple[str, int], PartitionOwner],
+    ) -> BatchOutcome:
+        """The batch's transaction, retried through outages (runs on the apply thread).
+
+        Raises ``PartitionFenced`` when a partition of the batch has a new owner."""
+        checkpoint = Checkpoint(self._config.consumer_group, batch.next_offsets, owners)
         events = prepared if prepared is not None else batch.events
         return self._retry(
             "apply batch",
             lambda: apply_batch(events, self._unit_of_work(), checkpoint=checkpoint),
         )
 
-    def _finish_in_flight(self) -> BatchOutcome:
-        """Wait for the batch in flight (if any), then commit its Kafka offsets.
+    def _owners(self, batch: DecodedBatch) -> Mapping[tuple[str, int], PartitionOwner]:
+        """The owner epochs the batch's partitions are held under now (none: unfenced)."""
+        if not isinstance(self._source, FencedMember):
+            return {}
+        owners = self._source.owners()
+        return {tp: owners[tp] for tp in batch.next_offsets if tp in owners}
+
+    def _finish_in_flight(self) -> _Finished:
+        """Wait for the batch in flight (if any), dead-letter its conflicting
+        duplicates, then commit its Kafka offsets.
 
         Raises what its transaction raised (``RetriesAbandoned`` on a stop during
-        an outage); its offsets are then not committed.
+        an outage); its offsets are then not committed. A fenced batch (its
+        partitions have a new owner) is rolled back and read again.
         """
         in_flight, self._in_flight = self._in_flight, None
         if in_flight is None:
-            return BatchOutcome()
+            return _Finished(BatchOutcome())
         batch = in_flight.batch
-        outcome = in_flight.outcome.result()
+        try:
+            outcome = in_flight.outcome.result()
+        except PartitionFenced as error:
+            log.warning("batch not applied, %s; its messages are read again", error)
+            self._metrics.record_fenced()
+            self._rewind(batch)
+            time.sleep(_FENCED_PAUSE_S)  # until the group tells this member what it owns
+            return _Finished(BatchOutcome(), fenced=True)
+        if outcome.conflicts:
+            self._dead_letter([conflict.as_rejected() for conflict in outcome.conflicts])
         _pause_before_offset_commit()
         self._retry("commit offsets", lambda: self._source.commit(batch.next_offsets))
         self._account(batch, outcome, time.perf_counter() - in_flight.started)
-        return outcome
+        return _Finished(outcome)
+
+    def _rewind(self, batch: DecodedBatch) -> None:
+        """Read the batch's partitions again from its first offsets (those still ours)."""
+        if isinstance(self._source, FencedMember) and batch.first_offsets:
+            self._retry("rewind", functools.partial(self._source.rewind, batch.first_offsets))
 
     def _abandon_in_flight(self) -> None:
         """On an error: let the transaction in flight end, commit no offsets for it."""
@@ -237,17 +285,17 @@ class Worker:
             except BaseException as error:  # the error already propagating matters more
                 log.debug("batch in flight ended with %r", error)
 
-    def _dead_letter(self, batch: DecodedBatch) -> None:
-        if not batch.rejected:
+    def _dead_letter(self, letters: Sequence[Rejected]) -> None:
+        if not letters:
             return
-        for rejected in batch.rejected:
+        for rejected in letters:
             log.warning(
                 "%s rejected (%s): %s", rejected.message.position, rejected.reason, rejected.error
             )
-        self._retry("dead-letter", lambda: self._dead_letters.publish(batch.rejected))
-        for rejected in batch.rejected:
+        self._retry("dead-letter", lambda: self._dead_letters.publish(letters))
+        for rejected in letters:
             self._metrics.record_dead_letter(rejected.reason.value)
-        self._dead_lettered += len(batch.rejected)
+        self._dead_lettered += len(letters)
 
     def _account(self, batch: DecodedBatch, outcome: BatchOutcome, duration_s: float) -> None:
         self._batches += 1

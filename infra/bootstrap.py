@@ -6,7 +6,7 @@ returned object is first used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -15,6 +15,7 @@ from consumer.retry import Backoff
 from consumer.shutdown import StopFlag
 from consumer.worker import Worker, WorkerConfig
 from infra.db.engine import make_engine
+from infra.db.ledger import SqlPartitionLedger
 from infra.db.migrate import upgrade
 from infra.db.unit_of_work import SqlUnitOfWork
 from infra.kafka.consumer import KafkaMessageSource
@@ -52,6 +53,7 @@ def build_worker(
     stop: StopFlag | None = None,
     seek_to_database: bool = True,
     backoff: Backoff | None = None,
+    instance_id: str | None = None,
 ) -> Worker:
     """A worker for ``settings.consumer_group`` on both event topics.
 
@@ -59,17 +61,14 @@ def build_worker(
     """
     unit_of_work = unit_of_work_factory(engine)
     group = settings.consumer_group
-
-    def recorded_offsets(partitions: Collection[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        with unit_of_work() as uow:
-            return uow.orders.read_offsets(group, partitions)
-
     client = settings.kafka_client_config()
     source = KafkaMessageSource(
         client,
         group,
         settings.topics,
-        offset_lookup=recorded_offsets if seek_to_database else None,
+        ledger=SqlPartitionLedger(unit_of_work, group),
+        seek_to_database=seek_to_database,
+        instance_id=instance_id,
     )
     config = WorkerConfig(
         consumer_group=group,

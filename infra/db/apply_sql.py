@@ -25,13 +25,17 @@ from sqlalchemy import (
     Table,
     TableClause,
     Text,
+    Update,
     and_,
+    bindparam,
     case,
     collate,
     column,
+    func,
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -232,6 +236,39 @@ def sales_upsert(dialect: str) -> Insert:
 
 
 @cache
+def offsets_claim(dialect: str) -> Insert:
+    """Raise a partition's owner epoch (a new row starts at epoch 1, offset 0);
+    returns the epoch, the recorded next offset and its topic id."""
+    stmt = _insert(dialect, OFFSETS)
+    row = OFFSETS.c
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=["consumer_group", "topic", "partition"],
+        set_={"owner_epoch": row.owner_epoch + 1, "updated_at": stmt.excluded.updated_at},
+    ).returning(row.owner_epoch, row.next_offset, row.topic_id)
+    return result
+
+
+def offsets_update_owned() -> Update:
+    """Record a partition's next offset only under the owner epoch it was read with."""
+    row = OFFSETS.c
+    return (
+        update(OFFSETS)
+        .where(
+            row.consumer_group == bindparam("g"),
+            row.topic == bindparam("t"),
+            row.partition == bindparam("p"),
+            row.owner_epoch == bindparam("epoch"),
+        )
+        .values(
+            next_offset=case(
+                (bindparam("n") > row.next_offset, bindparam("n")), else_=row.next_offset
+            ),
+            topic_id=func.coalesce(bindparam("topic_id", type_=String), row.topic_id),
+            updated_at=bindparam("u"),
+        )
+    )
+
+
 def offsets_upsert(dialect: str) -> Insert:
     """Record the next offset per partition; an older offset never overwrites a newer one."""
     stmt = _insert(dialect, OFFSETS)

@@ -143,7 +143,12 @@ class OrderHistory(Base):
 
 
 class ConsumerOffset(Base):
-    """Next offset to read per group and partition, written with the batch it covers."""
+    """Next offset to read per group and partition, written with the batch it covers.
+
+    ``topic_id`` is the Kafka topic id the offset belongs to (NULL when unknown);
+    ``owner_epoch`` goes up each time a member is assigned the partition, and fences
+    writes from members that lost it.
+    """
 
     __tablename__ = "consumer_offsets"
 
@@ -152,3 +157,5 @@ class ConsumerOffset(Base):
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    topic_id: Mapped[str | None] = mapped_column(String(32))
+    owner_epoch: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")

@@ -11,16 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, CursorResult, Table, select, tuple_
+from sqlalchemy import Connection, CursorResult, Table, select, tuple_, update
 
 from consumer.batch import Offsets, ReceivedEvent
-from consumer.ports import OrderHead, SaleState, Verdicts
+from consumer.errors import PartitionFenced
+from consumer.ports import OrderHead, PartitionClaim, PartitionOwner, SaleState, Verdicts
 from domain.codec import encode_event
 from domain.events import event_status
 from domain.lifecycle import OrderStatus, rank
 from domain.order import OrderSummary
 from infra.db import apply_sql, judge_sql
-from infra.db.models import ConsumerOffset
+from infra.db.models import ConsumerOffset, OrderHistory
 
 #: sales milestone column of each milestone status
 MILESTONE_COLUMN = dict(
@@ -177,6 +178,14 @@ class SqlOrderRepository:
         inserted = set(result.scalars().all())
         return [received for key, received in events.items() if key in inserted]
 
+    def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
+        t = OrderHistory.__table__.c
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(event_ids)):
+            query = select(t.event_id, t.payload).where(t.event_id.in_(list(chunk)))
+            found.update((event_id, payload) for event_id, payload in self._conn.execute(query))
+        return found
+
     def upsert_sales(
         self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
     ) -> list[SaleState]:
@@ -238,21 +247,85 @@ class SqlOrderRepository:
         )
         return self._conn.execute(statement(self._dialect))
 
-    def record_offsets(self, consumer_group: str, offsets: Offsets) -> None:
+    def record_offsets(
+        self,
+        consumer_group: str,
+        offsets: Offsets,
+        owners: Mapping[tuple[str, int], PartitionOwner] | None = None,
+    ) -> None:
         if not offsets:
             return
         now = self._clock()
-        rows = [
-            {
-                "consumer_group": consumer_group,
-                "topic": topic,
-                "partition": partition,
-                "next_offset": next_offset,
-                "updated_at": now,
-            }
-            for (topic, partition), next_offset in sorted(offsets.items())
-        ]
-        self._conn.execute(apply_sql.offsets_upsert(self._dialect), rows)
+        owned = owners or {}
+        fenced: list[tuple[str, int]] = []
+        rows = []
+        for (topic, partition), next_offset in sorted(offsets.items()):
+            owner = owned.get((topic, partition))
+            if owner is None:
+                rows.append(
+                    {
+                        "consumer_group": consumer_group,
+                        "topic": topic,
+                        "partition": partition,
+                        "next_offset": next_offset,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            result = self._conn.execute(
+                apply_sql.offsets_update_owned(),
+                {
+                    "g": consumer_group,
+                    "t": topic,
+                    "p": partition,
+                    "epoch": owner.epoch,
+                    "n": next_offset,
+                    "topic_id": owner.topic_id,
+                    "u": now,
+                },
+            )
+            if result.rowcount != 1:
+                fenced.append((topic, partition))
+        if fenced:
+            raise PartitionFenced(fenced)
+        if rows:
+            self._conn.execute(apply_sql.offsets_upsert(self._dialect), rows)
+
+    def claim_partitions(
+        self, consumer_group: str, partitions: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], PartitionClaim]:
+        now = self._clock()
+        claims: dict[tuple[str, int], PartitionClaim] = {}
+        statement = apply_sql.offsets_claim(self._dialect)
+        for topic, partition in sorted(partitions):
+            epoch, next_offset, topic_id = self._conn.execute(
+                statement,
+                {
+                    "consumer_group": consumer_group,
+                    "topic": topic,
+                    "partition": partition,
+                    "next_offset": 0,
+                    "updated_at": now,
+                    "owner_epoch": 1,
+                },
+            ).one()
+            claims[(topic, partition)] = PartitionClaim(epoch, next_offset, topic_id)
+        return claims
+
+    def reset_offsets(
+        self, consumer_group: str, partitions: Mapping[tuple[str, int], str | None]
+    ) -> None:
+        t = ConsumerOffset.__table__.c
+        for (topic, partition), topic_id in sorted(partitions.items()):
+            self._conn.execute(
+                update(ConsumerOffset)
+                .where(
+                    t.consumer_group == consumer_group,
+                    t.topic == topic,
+                    t.partition == partition,
+                )
+                .values(next_offset=0, topic_id=topic_id, updated_at=self._clock())
+            )
 
     def read_offsets(
         self, consumer_group: str, partitions: Collection[tuple[str, int]]

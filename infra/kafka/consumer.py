@@ -6,13 +6,24 @@ confluent_kafka that speaks the consumer's plain types and raises
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from consumer.batch import Offsets, RawMessage, SourcePosition
 from consumer.errors import InfrastructureError
+from consumer.offsets import PartitionFacts, start_decision
+from consumer.ports import PartitionClaim, PartitionLedger, PartitionOwner
 from infra.kafka.client_log import with_client_log
 
 log = logging.getLogger(__name__)
@@ -36,7 +47,12 @@ PREFETCH_LIMITS: Mapping[str, Any] = {
     "queued.max.messages.kbytes": 16_384,
     "fetch.max.bytes": 8 * 1024 * 1024,
 }
-OffsetLookup = Callable[[Collection[tuple[str, int]]], Mapping[tuple[str, int], int]]
+#: How often a claim of newly assigned partitions is tried while the database is down,
+#: before the member goes on without fencing (and says so).
+_CLAIM_TRIES = 3
+#: A member that stops heartbeating loses its partitions after this long (librdkafka's
+#: default is 45 s, during which the dead member's partitions are read by nobody).
+SESSION_TIMEOUT_MS = 15_000
 
 
 def broker_error(error: KafkaException | KafkaError, what: str) -> InfrastructureError:
@@ -74,9 +90,14 @@ def to_raw_message(message: Message) -> RawMessage:
 class KafkaMessageSource:
     """A consumer-group member with manual offset commits (``MessageSource``).
 
-    ``offset_lookup`` (the database's recorded offsets) lets a newly assigned
-    partition skip ahead when the database is ahead of Kafka's committed offset
-    (for example after a crash between the database commit and the Kafka commit).
+    With a ``ledger`` (the database), each newly assigned partition is claimed:
+    its owner epoch goes up, so a member that lost it can no longer record offsets
+    (``owners()``), and the partition starts at the database's offset when that is
+    ahead of Kafka's committed one (a crash between the two commits) -- unless the
+    record belongs to an earlier topic of the same name (a changed topic id, or an
+    offset beyond the partition's end), which is then dropped with a warning and
+    never used to skip. ``instance_id`` makes the member static (``group.instance.id``):
+    restarted under the same id it gets its partitions back without a rebalance.
     """
 
     def __init__(
@@ -85,11 +106,14 @@ class KafkaMessageSource:
         group_id: str,
         topics: Sequence[str],
         *,
-        offset_lookup: OffsetLookup | None = None,
+        ledger: PartitionLedger | None = None,
+        seek_to_database: bool = True,
+        instance_id: str | None = None,
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         config: dict[str, Any] = {
             **PREFETCH_LIMITS,
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
             **client_config,
             "group.id": group_id,
             "enable.auto.commit": False,
@@ -97,8 +121,14 @@ class KafkaMessageSource:
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "range",
         }
+        if instance_id:
+            config["group.instance.id"] = instance_id
         config.update(extra_config or {})
-        self._offset_lookup = offset_lookup
+        self._client_config: dict[str, Any] = dict(client_config)
+        self._ledger = ledger
+        self._seek_to_database = seek_to_database
+        self._owners: dict[tuple[str, int], PartitionOwner] = {}
+        self._admin: AdminClient | None = None
         self._joined = False
         self._before_revoke: Callable[[], object] | None = None
         try:
@@ -116,38 +146,129 @@ class KafkaMessageSource:
     # -- rebalance callbacks (run inside poll_batch, on the loop's thread) -----------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._offset_lookup is not None and partitions:
-            self._seek_to_database(consumer, partitions)
+        seeked: list[TopicPartition] = []
+        if self._ledger is not None and partitions:
+            seeked = self._claim(consumer, partitions)
         log.info("assigned %s", _names(partitions))
         consumer.assign(partitions)
         self._joined = True
+        if seeked:
+            # Kafka's committed offset follows the database's at once, so lag monitors
+            # do not see the skipped-ahead messages as lag until the next batch commits
+            try:
+                consumer.commit(offsets=seeked, asynchronous=False)
+            except KafkaException as error:
+                log.warning("could not commit the database's offsets to Kafka: %s", error)
 
-    def _seek_to_database(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        assert self._offset_lookup is not None
-        try:
-            recorded = self._offset_lookup([(tp.topic, tp.partition) for tp in partitions])
-            committed = {
-                (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 10)
-            }
-        except (InfrastructureError, KafkaException) as error:
-            # optional optimisation: re-reading from Kafka's offset is safe
-            log.warning("could not compare database offsets on assign: %s", error)
-            return
+    def _claim(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Claim ``partitions`` in the database and set where each starts; returns
+        those moved to the database's offset."""
+        assert self._ledger is not None
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        claims = self._claim_with_retries(keys)
+        if claims is None:
+            return []
+        facts = self._partition_facts(consumer, partitions)
+        stale: dict[tuple[str, int], str | None] = {}
+        seeked: list[TopicPartition] = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            if key in recorded and recorded[key] > committed.get(key, -1):
-                log.info("%s[%d]: database is ahead, starting at %d", *key, recorded[key])
-                tp.offset = recorded[key]
+            claim, fact = claims[key], facts[key]
+            decision = start_decision(claim, fact)
+            if decision.stale is not None:
+                log.warning(
+                    "%s[%d]: not starting at the database's offset %d: %s; reading from "
+                    "Kafka's position instead (nothing is skipped; re-read events are "
+                    "recognised as duplicates)",
+                    *key,
+                    claim.next_offset,
+                    decision.stale,
+                )
+                stale[key] = fact.topic_id
+            elif decision.seek_to is not None and self._seek_to_database:
+                log.info("%s[%d]: database is ahead, starting at %d", *key, decision.seek_to)
+                tp.offset = decision.seek_to
+                seeked.append(TopicPartition(tp.topic, tp.partition, decision.seek_to))
+            topic_id = (
+                fact.topic_id if decision.stale is not None else (fact.topic_id or claim.topic_id)
+            )
+            self._owners[key] = PartitionOwner(claim.epoch, topic_id)
+        if stale:
+            try:
+                self._ledger.reset(stale)
+            except InfrastructureError as error:
+                # the fenced offset update below replaces the stale record's topic id
+                log.warning("could not reset stale offsets now: %s", error)
+        return seeked
+
+    def _claim_with_retries(
+        self, keys: list[tuple[str, int]]
+    ) -> Mapping[tuple[str, int], PartitionClaim] | None:
+        assert self._ledger is not None
+        for attempt in range(1, _CLAIM_TRIES + 1):
+            try:
+                return self._ledger.claim(keys)
+            except InfrastructureError as error:
+                if attempt == _CLAIM_TRIES:
+                    log.warning(
+                        "could not claim %d partitions in the database (%s): reading from "
+                        "Kafka's offsets, without fencing against their previous owner",
+                        len(keys),
+                        error,
+                    )
+                    return None
+                time.sleep(attempt)
+        return None
+
+    def _partition_facts(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> dict[tuple[str, int], PartitionFacts]:
+        """Committed offset, end and topic id of each partition (unknown ones negative /
+        ``None``: the decision then rests on what is known)."""
+        committed: dict[tuple[str, int], int] = {}
+        try:
+            for tp in consumer.committed(partitions, 10):
+                committed[(tp.topic, tp.partition)] = tp.offset
+        except KafkaException as error:
+            log.warning("could not read committed offsets on assign: %s", error)
+        topic_ids = self._topic_ids(sorted({tp.topic for tp in partitions}))
+        facts: dict[tuple[str, int], PartitionFacts] = {}
+        for tp in partitions:
+            try:
+                _low, end = consumer.get_watermark_offsets(tp, timeout=10)
+            except KafkaException as error:
+                log.warning("could not read the end of %s[%d]: %s", tp.topic, tp.partition, error)
+                end = -1
+            key = (tp.topic, tp.partition)
+            facts[key] = PartitionFacts(committed.get(key, -1), end, topic_ids.get(tp.topic))
+        return facts
+
+    def _topic_ids(self, topics: list[str]) -> dict[str, str]:
+        """Kafka topic ids (empty when the cluster cannot tell: older brokers, ACLs)."""
+        try:
+            if self._admin is None:
+                self._admin = AdminClient({**with_client_log(self._client_config)})  # type: ignore[dict-item]
+            described = self._admin.describe_topics(TopicCollection(topics), request_timeout=10)
+            return {topic: str(future.result().topic_id) for topic, future in described.items()}
+        except Exception as error:  # any failure only means "ids unknown"; logged
+            log.warning("could not read topic ids of %s: %s", ", ".join(topics), error)
+            return {}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Callbacks run inside poll_batch, while the loop may have a batch in flight:
         # the hook finishes it and commits its offsets while they are still ours.
         if self._before_revoke is not None:
             self._before_revoke()
+        self._forget(partitions)
         log.info("revoked %s", _names(partitions))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget(partitions)
         log.warning("lost %s (session expired); the next owner re-reads", _names(partitions))
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._owners.pop((tp.topic, tp.partition), None)
 
     # -- GroupMember --------------------------------------------------------------------
 
@@ -158,6 +279,26 @@ class KafkaMessageSource:
     def set_before_revoke(self, hook: Callable[[], object]) -> None:
         """Run ``hook`` in the revoke callback, before the partitions are given up."""
         self._before_revoke = hook
+
+    # -- FencedMember -------------------------------------------------------------------
+
+    def owners(self) -> Mapping[tuple[str, int], PartitionOwner]:
+        """The claimed owner epoch of each partition assigned now (empty without a ledger)."""
+        return dict(self._owners)
+
+    def rewind(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Seek the partitions still assigned back to ``offsets`` (others are skipped)."""
+        try:
+            assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        except KafkaException as error:
+            raise broker_error(error, "rewind") from error
+        for (topic, partition), offset in sorted(offsets.items()):
+            if (topic, partition) not in assigned:
+                continue
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as error:
+                log.warning("could not rewind %s[%d] to %d: %s", topic, partition, offset, error)
 
     # -- MessageSource ------------------------------------------------------------------
 

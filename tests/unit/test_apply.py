@@ -23,7 +23,9 @@ from consumer.apply import (
     summarize_ranked,
 )
 from consumer.batch import Offsets, ReceivedEvent
-from consumer.ports import OrderHead, SaleState, Verdicts
+from consumer.errors import PartitionFenced
+from consumer.ports import OrderHead, PartitionClaim, PartitionOwner, SaleState, Verdicts
+from domain.codec import encode_event
 from domain.events import Event, OrderCreated, ShippingTier, StatusChanged
 from domain.lifecycle import OrderStatus as S
 from domain.order import OrderSummary, fold, judge_transitions, merge, precedence
@@ -82,6 +84,7 @@ class FakeRepository:
         self.sales: dict[str, OrderSummary] = {}
         self.legal: dict[str, bool | None] = {}
         self.offsets: dict[tuple[str, str, int], int] = {}
+        self.epochs: dict[tuple[str, str, int], int] = {}
         self.upserts = 0
         self.rejudged: set[str] = set()
 
@@ -131,10 +134,43 @@ class FakeRepository:
                     illegal += verdict is False
         return illegal
 
-    def record_offsets(self, consumer_group: str, offsets: Offsets) -> None:
+    def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
+        return {k: encode_event(self.history[k]).decode() for k in event_ids if k in self.history}
+
+    def record_offsets(
+        self,
+        consumer_group: str,
+        offsets: Offsets,
+        owners: Mapping[tuple[str, int], PartitionOwner] | None = None,
+    ) -> None:
+        fenced = [
+            tp
+            for tp, owner in (owners or {}).items()
+            if tp in offsets and self.epochs.get((consumer_group, *tp), 0) != owner.epoch
+        ]
+        if fenced:
+            raise PartitionFenced(fenced)
         for (topic, partition), offset in offsets.items():
             key = (consumer_group, topic, partition)
             self.offsets[key] = max(offset, self.offsets.get(key, 0))
+
+    def claim_partitions(
+        self, consumer_group: str, partitions: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], PartitionClaim]:
+        claims = {}
+        for topic, partition in partitions:
+            key = (consumer_group, topic, partition)
+            self.epochs[key] = self.epochs.get(key, 0) + 1
+            claims[(topic, partition)] = PartitionClaim(
+                self.epochs[key], self.offsets.get(key, 0), None
+            )
+        return claims
+
+    def reset_offsets(
+        self, consumer_group: str, partitions: Mapping[tuple[str, int], str | None]
+    ) -> None:
+        for topic, partition in partitions:
+            self.offsets[(consumer_group, topic, partition)] = 0
 
     def read_offsets(
         self, consumer_group: str, partitions: Collection[tuple[str, int]]
