@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,13 @@ def _infrastructure() -> Iterator[None]:
 )
 @click.option("--group", help="Consumer group [env SLA_CONSUMER_GROUP].")
 @click.option(
+    "--instance-id",
+    metavar="NAME",
+    help="A stable name for this worker: restarted under the same name it takes its "
+    "partitions back at once, without a rebalance. Unique per running worker; "
+    "{hostname} is replaced by the host name [env SLA_CONSUMER_INSTANCE_ID].",
+)
+@click.option(
     "--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus /metrics on this port."
 )
 @click.option(
@@ -69,6 +77,7 @@ def consume_command(
     batch_size: int | None,
     batch_wait: float | None,
     group: str | None,
+    instance_id: str | None,
     metrics_port: int | None,
     metrics_addr: str,
     seek_to_database: bool,
@@ -78,8 +87,16 @@ def consume_command(
     SIGTERM or Ctrl-C finishes the batch in hand, commits and leaves the group.
     Scale out by starting more workers with the same group.
     """
-    updates = {"batch_size": batch_size, "batch_wait_s": batch_wait, "consumer_group": group}
+    updates = {
+        "batch_size": batch_size,
+        "batch_wait_s": batch_wait,
+        "consumer_group": group,
+        "consumer_instance_id": instance_id,
+    }
     settings = get_settings(ctx).model_copy(update={k: v for k, v in updates.items() if v})
+    static_id = settings.consumer_instance_id
+    if static_id is not None:
+        static_id = static_id.replace("{hostname}", socket.gethostname())
     metrics = ConsumerMetrics()
     if metrics_port is not None:
         try:
@@ -98,6 +115,7 @@ def consume_command(
             metrics=metrics,
             stop=stop,
             seek_to_database=seek_to_database,
+            instance_id=static_id,
         )
         summary = worker.run()
         engine.dispose()

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     topic_status_changed: str = Field(default="status-changed", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     topic_dlq: str = Field(default="pipeline-dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     consumer_group: str = Field(default="sla-pipeline", min_length=1)
+    consumer_instance_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._{}-]{1,200}$",
+        description="A stable worker name: static group membership (group.instance.id); "
+        "{hostname} is replaced by the host name.",
+    )
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=100_000)
     batch_wait_s: float = Field(default=0.5, gt=0, le=60)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
