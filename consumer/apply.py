@@ -22,7 +22,7 @@ from operator import itemgetter
 from consumer.batch import BatchOutcome, Conflict, Offsets, ReceivedEvent
 from consumer.ports import OrderHead, OrderRepository, PartitionOwner, UnitOfWork
 from domain.codec import EventDecodeError, decode_event
-from domain.events import OrderCreated, StatusChanged, event_status
+from domain.events import Event, OrderCreated, StatusChanged, event_status
 from domain.lifecycle import INITIAL_STATUS, RANK, OrderStatus, is_legal
 from domain.order import MILESTONES, OrderFacts, OrderSummary, Precedence, fold
 
@@ -63,52 +63,61 @@ class PreparedEvents:
     unique: dict[str, ReceivedEvent]
     by_order: dict[str, Ranked]
     summaries: dict[str, OrderSummary]
-    conflicts: tuple[Conflict, ...] = ()
+    #: the second and later copies of an event id in the batch
+    copies: tuple[ReceivedEvent, ...] = ()
 
 
 def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
-    """The database-free part of :func:`apply_events` for ``events``.
-
-    A second event with the same id is a duplicate when its content is the same (the
-    same event, even if serialized differently) and a conflict otherwise.
-    """
+    """The database-free part of :func:`apply_events` for ``events``."""
     unique: dict[str, ReceivedEvent] = {}
-    conflicts: list[Conflict] = []
+    copies: list[ReceivedEvent] = []
     for received in events:
-        key = str(received.event.event_id)
-        first = unique.setdefault(key, received)
-        if first is not received and first.event != received.event:
-            conflicts.append(Conflict(received, _conflict_detail(key, first)))
+        if unique.setdefault(str(received.event.event_id), received) is not received:
+            copies.append(received)
     by_order = rank_by_order(unique)
     summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
-    return PreparedEvents(len(events), unique, by_order, summaries, tuple(conflicts))
+    return PreparedEvents(len(events), unique, by_order, summaries, tuple(copies))
 
 
-def _conflict_detail(event_id: str, kept: ReceivedEvent | None) -> str:
-    where = f" (read at {kept.source})" if kept is not None and kept.source else ""
-    return f"event_id {event_id} is already taken by an event with other content{where}"
-
-
-def stored_conflicts(
-    duplicates: Mapping[str, ReceivedEvent], orders: OrderRepository
+def find_conflicts(
+    prepared: PreparedEvents, appended: Sequence[ReceivedEvent], orders: OrderRepository
 ) -> list[Conflict]:
-    """The ``duplicates`` (events whose id is already stored) whose content differs
-    from the stored event's."""
-    if not duplicates:
-        return []
-    stored = orders.read_payloads(duplicates.keys())
-    conflicts: list[Conflict] = []
-    for key, received in duplicates.items():
-        payload = stored.get(key)
-        if payload is None or payload == received.payload:
-            continue  # the same canonical JSON: a true duplicate
+    """The events of the batch whose id belongs to an event with other content: the one
+    in history, or for an id new to history, the batch's first copy (the one applied).
+
+    The same event serialized differently (another offset for the same instant, say)
+    is the same content: a quiet duplicate.
+    """
+    if len(appended) == len(prepared.unique) and not prepared.copies:
+        return []  # the usual case: no id seen twice
+    new = {str(received.event.event_id) for received in appended}
+    known = [key for key in prepared.unique if key not in new]
+    stored = orders.read_payloads(known) if known else {}
+    kept: dict[str, Event] = {}
+    for key, payload in stored.items():
         try:
-            same = decode_event(payload.encode("utf-8")) == received.event
+            kept[key] = decode_event(payload.encode("utf-8"))
         except EventDecodeError:
-            same = False
-        if not same:
-            conflicts.append(Conflict(received, _conflict_detail(key, None) + " in history"))
+            continue  # stored under older rules: every copy of it is judged a conflict
+    conflicts: list[Conflict] = []
+    for key in known:
+        received = prepared.unique[key]
+        if key in stored and kept.get(key) != received.event:
+            conflicts.append(Conflict(received, _conflict_detail(key, "in history")))
+    for received in prepared.copies:
+        key = str(received.event.event_id)
+        if key in stored:
+            if kept.get(key) != received.event:
+                conflicts.append(Conflict(received, _conflict_detail(key, "in history")))
+        elif received.event != prepared.unique[key].event:
+            first = prepared.unique[key].source
+            where = f"read at {first}" if first else "earlier in the batch"
+            conflicts.append(Conflict(received, _conflict_detail(key, where)))
     return conflicts
+
+
+def _conflict_detail(event_id: str, where: str) -> str:
+    return f"event_id {event_id} is already taken by an event with other content ({where})"
 
 
 def apply_batch(
@@ -215,11 +224,7 @@ def apply_events(
     heads = orders.read_heads(by_order.keys())
     judged = judge_arrivals(by_order, heads)
     appended = orders.append_history(unique, judged.verdicts)
-    conflicts = list(prepared.conflicts)
-    if len(appended) < len(unique):
-        new = {str(received.event.event_id) for received in appended}
-        known = {key: r for key, r in unique.items() if key not in new}
-        conflicts += stored_conflicts(known, orders)
+    conflicts = find_conflicts(prepared, appended, orders)
     if not appended:
         return BatchOutcome(
             received=received_count,

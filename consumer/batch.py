@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from domain.codec import RejectReason
+from domain.codec import RejectReason, encode_event
 from domain.events import Event
 
 #: Messages per batch (one transaction each) unless configured: about a tenth faster
@@ -132,6 +132,6 @@ class Conflict:
         position = received.source or SourcePosition("", -1, -1)
         value = received.raw
         if value is None:
-            value = (received.payload or "").encode("utf-8")
+            value = received.payload.encode() if received.payload else encode_event(event)
         message = RawMessage(position, event.order_id.encode("utf-8"), value)
         return Rejected(message, RejectReason.CONFLICTING_DUPLICATE, self.detail)

@@ -75,8 +75,20 @@ def ingest_events(
     pending: list[ReceivedEvent] = []
 
     def flush() -> None:
-        report.outcome += apply_batch(pending, unit_of_work())
+        outcome = apply_batch(pending, unit_of_work())
+        report.outcome += outcome
         pending.clear()
+        for conflict in outcome.conflicts:  # not applied: reported like any rejected row
+            letter = conflict.as_rejected()
+            row = RejectedRow(
+                f"event {conflict.received.event.event_id}",
+                letter.reason,
+                conflict.detail,
+                letter.message.value or b"",
+            )
+            report.rejected[row.reason.value] += 1
+            if on_reject is not None:
+                on_reject(row)
         if on_batch is not None:
             on_batch(report)
 
