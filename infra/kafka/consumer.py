@@ -6,25 +6,17 @@ confluent_kafka that speaks the consumer's plain types and raises
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicCollection,
-    TopicPartition,
-)
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.batch import Offsets, RawMessage, SourcePosition
 from consumer.errors import InfrastructureError
-from consumer.offsets import PartitionFacts, start_decision
-from consumer.ports import PartitionClaim, PartitionLedger, PartitionOwner
+from consumer.ports import PartitionLedger, PartitionOwner
+from infra.kafka.claims import PartitionClaims
 from infra.kafka.client_log import with_client_log
+from infra.kafka.contact import BrokerContactWatch
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +39,6 @@ PREFETCH_LIMITS: Mapping[str, Any] = {
     "queued.max.messages.kbytes": 16_384,
     "fetch.max.bytes": 8 * 1024 * 1024,
 }
-#: How often a claim of newly assigned partitions is tried while the database is down,
-#: before the member goes on without fencing (and says so).
-_CLAIM_TRIES = 3
 #: A member that stops heartbeating loses its partitions after this long (librdkafka's
 #: default is 45 s, during which the dead member's partitions are read by nobody).
 SESSION_TIMEOUT_MS = 15_000
@@ -124,11 +113,11 @@ class KafkaMessageSource:
         if instance_id:
             config["group.instance.id"] = instance_id
         config.update(extra_config or {})
-        self._client_config: dict[str, Any] = dict(client_config)
-        self._ledger = ledger
-        self._seek_to_database = seek_to_database
-        self._owners: dict[tuple[str, int], PartitionOwner] = {}
-        self._admin: AdminClient | None = None
+        self._contact = BrokerContactWatch(str(config.get("bootstrap.servers")), self._answers)
+        config["error_cb"] = self._contact.on_error
+        self._claims = (
+            PartitionClaims(ledger, client_config, seek=seek_to_database) if ledger else None
+        )
         self._joined = False
         self._before_revoke: Callable[[], object] | None = None
         try:
@@ -147,8 +136,8 @@ class KafkaMessageSource:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         seeked: list[TopicPartition] = []
-        if self._ledger is not None and partitions:
-            seeked = self._claim(consumer, partitions)
+        if self._claims is not None and partitions:
+            seeked = self._claims.claim(consumer, partitions)
         log.info("assigned %s", _names(partitions))
         consumer.assign(partitions)
         self._joined = True
@@ -159,100 +148,6 @@ class KafkaMessageSource:
                 consumer.commit(offsets=seeked, asynchronous=False)
             except KafkaException as error:
                 log.warning("could not commit the database's offsets to Kafka: %s", error)
-
-    def _claim(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        """Claim ``partitions`` in the database and set where each starts; returns
-        those moved to the database's offset."""
-        assert self._ledger is not None
-        keys = [(tp.topic, tp.partition) for tp in partitions]
-        claims = self._claim_with_retries(keys)
-        if claims is None:
-            return []
-        facts = self._partition_facts(consumer, partitions)
-        stale: dict[tuple[str, int], str | None] = {}
-        seeked: list[TopicPartition] = []
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            claim, fact = claims[key], facts[key]
-            decision = start_decision(claim, fact)
-            if decision.stale is not None:
-                log.warning(
-                    "%s[%d]: not starting at the database's offset %d: %s; reading from "
-                    "Kafka's position instead (nothing is skipped; re-read events are "
-                    "recognised as duplicates)",
-                    *key,
-                    claim.next_offset,
-                    decision.stale,
-                )
-                stale[key] = fact.topic_id
-            elif decision.seek_to is not None and self._seek_to_database:
-                log.info("%s[%d]: database is ahead, starting at %d", *key, decision.seek_to)
-                tp.offset = decision.seek_to
-                seeked.append(TopicPartition(tp.topic, tp.partition, decision.seek_to))
-            topic_id = (
-                fact.topic_id if decision.stale is not None else (fact.topic_id or claim.topic_id)
-            )
-            self._owners[key] = PartitionOwner(claim.epoch, topic_id)
-        if stale:
-            try:
-                self._ledger.reset(stale)
-            except InfrastructureError as error:
-                # the fenced offset update below replaces the stale record's topic id
-                log.warning("could not reset stale offsets now: %s", error)
-        return seeked
-
-    def _claim_with_retries(
-        self, keys: list[tuple[str, int]]
-    ) -> Mapping[tuple[str, int], PartitionClaim] | None:
-        assert self._ledger is not None
-        for attempt in range(1, _CLAIM_TRIES + 1):
-            try:
-                return self._ledger.claim(keys)
-            except InfrastructureError as error:
-                if attempt == _CLAIM_TRIES:
-                    log.warning(
-                        "could not claim %d partitions in the database (%s): reading from "
-                        "Kafka's offsets, without fencing against their previous owner",
-                        len(keys),
-                        error,
-                    )
-                    return None
-                time.sleep(attempt)
-        return None
-
-    def _partition_facts(
-        self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> dict[tuple[str, int], PartitionFacts]:
-        """Committed offset, end and topic id of each partition (unknown ones negative /
-        ``None``: the decision then rests on what is known)."""
-        committed: dict[tuple[str, int], int] = {}
-        try:
-            for tp in consumer.committed(partitions, 10):
-                committed[(tp.topic, tp.partition)] = tp.offset
-        except KafkaException as error:
-            log.warning("could not read committed offsets on assign: %s", error)
-        topic_ids = self._topic_ids(sorted({tp.topic for tp in partitions}))
-        facts: dict[tuple[str, int], PartitionFacts] = {}
-        for tp in partitions:
-            try:
-                _low, end = consumer.get_watermark_offsets(tp, timeout=10)
-            except KafkaException as error:
-                log.warning("could not read the end of %s[%d]: %s", tp.topic, tp.partition, error)
-                end = -1
-            key = (tp.topic, tp.partition)
-            facts[key] = PartitionFacts(committed.get(key, -1), end, topic_ids.get(tp.topic))
-        return facts
-
-    def _topic_ids(self, topics: list[str]) -> dict[str, str]:
-        """Kafka topic ids (empty when the cluster cannot tell: older brokers, ACLs)."""
-        try:
-            if self._admin is None:
-                self._admin = AdminClient({**with_client_log(self._client_config)})  # type: ignore[dict-item]
-            described = self._admin.describe_topics(TopicCollection(topics), request_timeout=10)
-            return {topic: str(future.result().topic_id) for topic, future in described.items()}
-        except Exception as error:  # any failure only means "ids unknown"; logged
-            log.warning("could not read topic ids of %s: %s", ", ".join(topics), error)
-            return {}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Callbacks run inside poll_batch, while the loop may have a batch in flight:
@@ -267,8 +162,21 @@ class KafkaMessageSource:
         log.warning("lost %s (session expired); the next owner re-reads", _names(partitions))
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._owners.pop((tp.topic, tp.partition), None)
+        if self._claims is not None:
+            self._claims.forget(partitions)
+
+    # -- broker contact -----------------------------------------------------------------
+
+    def _answers(self) -> bool:
+        try:
+            self._consumer.list_topics(timeout=2)
+        except KafkaException:
+            return False
+        return True
+
+    def unreachable(self) -> str | None:
+        """Where no broker answers and why (``None``: contact, or no sign of trouble)."""
+        return self._contact.unreachable()
 
     # -- GroupMember --------------------------------------------------------------------
 
@@ -284,7 +192,7 @@ class KafkaMessageSource:
 
     def owners(self) -> Mapping[tuple[str, int], PartitionOwner]:
         """The claimed owner epoch of each partition assigned now (empty without a ledger)."""
-        return dict(self._owners)
+        return dict(self._claims.owners) if self._claims is not None else {}
 
     def rewind(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Seek the partitions still assigned back to ``offsets`` (others are skipped)."""
@@ -307,6 +215,7 @@ class KafkaMessageSource:
             messages = self._consumer.consume(num_messages=max_messages, timeout=timeout_s)
         except KafkaException as error:
             raise broker_error(error, "consume") from error
+        self._contact.after_poll(bool(messages))
         batch: list[RawMessage] = []
         for message in messages:
             problem = message.error()

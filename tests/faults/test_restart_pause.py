@@ -1,0 +1,130 @@
+"""How long a group stops when one of two workers is SIGKILLed and restarted at once.
+
+Measured twice in one run on the same stream shape: as dynamic members with
+librdkafka's default 45 s session timeout (the dead member's partitions, and with
+the eager rebalance every partition, wait for its session to expire), and as
+static members (``--instance-id``): the restarted worker takes its partitions back
+under its old name without a rebalance. The pause is the longest time any
+partition went without an applied event after the kill.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from infra.bootstrap import migrated_engine
+from infra.settings import Settings
+from tests.faults.helpers import (
+    faulted_stream,
+    history_count,
+    publish_gradually,
+    report_figures,
+    wait_until,
+    worker_env,
+)
+from tests.faults.workers import WorkerProcess
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+ORDERS = 1500
+LIBRDKAFKA_DEFAULT_SESSION_MS = "45000"
+
+
+def _longest_gap(engine: Engine, since: datetime) -> float:
+    """The longest time (s) any partition went without an applied event from ``since``
+    (rows read in the catch-up after a pause close it)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT source_topic, source_partition, ingested_at FROM order_history "
+                "WHERE ingested_at >= :since ORDER BY source_topic, source_partition, ingested_at"
+            ),
+            {"since": since},
+        ).all()
+    gaps: dict[tuple[str, int], float] = {}
+    last: dict[tuple[str, int], datetime] = {}
+    for topic, partition, at in rows:
+        key = (topic, partition)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        previous = last.get(key, since)
+        gaps[key] = max(gaps.get(key, 0.0), (at - previous).total_seconds())
+        last[key] = at
+    return max(gaps.values(), default=0.0)
+
+
+@contextmanager
+def _another_database(server_url: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _pause_on_restart(settings: Settings, seed: int, *, static: bool) -> float:
+    stream = faulted_stream(ORDERS, seed)
+    engine = migrated_engine(settings)
+
+    def env(name: str) -> dict[str, str]:
+        if static:
+            return worker_env(
+                settings, SLA_CONSUMER_INSTANCE_ID=f"{settings.consumer_group}-{name}"
+            )
+        config = json.dumps({"session.timeout.ms": LIBRDKAFKA_DEFAULT_SESSION_MS})
+        return worker_env(settings, SLA_KAFKA_CONFIG=config)
+
+    victim, other = WorkerProcess(env("victim")), WorkerProcess(env("other"))
+    publisher = publish_gradually(settings, stream.messages, chunks=60, pause_s=0.4)
+    restarted: WorkerProcess | None = None
+    try:
+        assert wait_until(lambda: history_count(engine) > 2000, 60)
+        killed_at = datetime.now(UTC)
+        victim.kill()
+        restarted = WorkerProcess(env("victim"))
+        assert wait_until(lambda: history_count(engine) == len(stream.valid_events), 150, 0.5)
+        publisher.join(timeout=60)
+        assert not publisher.is_alive() and not publisher.errors  # type: ignore[attr-defined]
+        return _longest_gap(engine, killed_at)
+    finally:
+        for worker in (other, restarted, victim):
+            if worker is not None:
+                worker.kill()
+        engine.dispose()
+
+
+def test_a_restarted_static_member_stalls_the_group_far_less(
+    settings_for: Callable[[str], Settings],
+    pg_database_url: str,
+    postgres_url: str,
+    seed: int,
+) -> None:
+    started = time.monotonic()
+    dynamic = _pause_on_restart(settings_for(pg_database_url), seed, static=False)
+    # the second measurement gets its own topics, group and database
+    with _another_database(postgres_url) as second_url:
+        settings = settings_for(second_url)
+        static_group = settings.model_copy(
+            update={"consumer_group": f"{settings.consumer_group}-s"}
+        )
+        static = _pause_on_restart(static_group, seed, static=True)
+    report_figures(
+        "restart_pause",
+        dynamic_pause_s=round(dynamic, 1),
+        static_pause_s=round(static, 1),
+        seconds=round(time.monotonic() - started, 1),
+    )
+    assert static < 15.0, f"static member: the group paused {static:.1f}s"
+    assert static < dynamic / 2, f"static {static:.1f}s vs dynamic {dynamic:.1f}s"
