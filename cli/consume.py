@@ -17,6 +17,7 @@ from consumer.embedded import IngestReport, RejectedRow, from_messages, from_rec
 from consumer.errors import InfrastructureError
 from consumer.metrics import ConsumerMetrics
 from consumer.shutdown import StopFlag
+from consumer.worker import NO_ASSIGNMENT, NO_CONTACT
 from infra import bootstrap
 
 log = logging.getLogger("sla_pipeline.consume")
@@ -124,6 +125,9 @@ def consume_command(
         f"{summary.outcome.applied} applied, {summary.outcome.duplicates} duplicates, "
         f"{summary.dead_lettered} dead-lettered ({summary.stopped_by})"
     )
+    if summary.stopped_by.startswith((NO_CONTACT, NO_ASSIGNMENT)):
+        # a bounded run that never got its partitions did not do its job
+        fail(f"{summary.stopped_by}; check the bootstrap servers and that the topics exist")
 
 
 @click.command("ingest")

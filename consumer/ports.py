@@ -216,3 +216,12 @@ class FencedMember(Protocol):
     def rewind(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Read these partitions again from these offsets (those still assigned)."""
         ...
+
+
+@runtime_checkable
+class BrokerContact(Protocol):
+    """A ``MessageSource`` that can tell that no broker answers."""
+
+    def unreachable(self) -> str | None:
+        """Where no broker answers and why (``None``: one does, as far as is known)."""
+        ...

@@ -30,7 +30,15 @@ from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import InfrastructureError, PartitionFenced, RetriesAbandoned
 from consumer.metrics import ConsumerMetrics
-from consumer.ports import FencedMember, GroupMember, MessageSource, PartitionOwner, UnitOfWork
+from consumer.ports import (
+    BrokerContact,
+    FencedMember,
+    GroupMember,
+    MessageSource,
+    PartitionOwner,
+    UnitOfWork,
+)
+from consumer.progress import ProgressLog
 from consumer.retry import Backoff, retry_call
 from consumer.shutdown import StopFlag
 from consumer.tuning import loop_tuning
@@ -43,6 +51,11 @@ __all__ = ["MessageSource", "RunSummary", "Worker", "WorkerConfig"]
 #: commit and before the Kafka offset commit, so the fault suite can SIGKILL a worker
 #: exactly there and prove that the replay is harmless (docs/guarantees.md).
 PAUSE_BEFORE_OFFSET_COMMIT_ENV = "SLA_FAULTS_PAUSE_BEFORE_OFFSET_COMMIT_S"
+#: How a bounded run (``until_idle_s``) that never got partitions ends: no broker
+#: answered for ``until_idle_s`` plus this long, or no assignment came at all.
+UNREACHABLE_ALLOWANCE_S = 10.0
+NO_CONTACT = "no contact with Kafka"
+NO_ASSIGNMENT = "no assignment"
 #: After a fenced batch: a member that lost its partitions learns so from the group
 #: within a heartbeat or two; re-reading sooner would only be fenced again.
 _FENCED_PAUSE_S = 1.0
@@ -119,6 +132,7 @@ class Worker:
         self._consumed = 0
         self._dead_lettered = 0
         self._in_flight: _InFlight | None = None
+        self._progress = ProgressLog()
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined
@@ -185,10 +199,13 @@ class Worker:
                     pass
                 elif idle_since is not None and now - idle_since >= cfg.until_idle_s:
                     return f"idle for {cfg.until_idle_s:g}s"
+                elif idle_since is None and (problem := self._unreachable()) is not None:
+                    if now - started >= cfg.until_idle_s + UNREACHABLE_ALLOWANCE_S:
+                        return f"{NO_CONTACT} at {problem}"
                 elif idle_since is None and now - started >= (
                     cfg.until_idle_s + cfg.join_allowance_s
                 ):
-                    return f"no assignment within {cfg.until_idle_s + cfg.join_allowance_s:g}s"
+                    return f"{NO_ASSIGNMENT} within {cfg.until_idle_s + cfg.join_allowance_s:g}s"
                 continue
             # decoding (with the history payloads) and the database-free part of
             # applying overlap the transaction of the batch before, on the other thread
@@ -236,6 +253,9 @@ class Worker:
             "apply batch",
             lambda: apply_batch(events, self._unit_of_work(), checkpoint=checkpoint),
         )
+
+    def _unreachable(self) -> str | None:
+        return self._source.unreachable() if isinstance(self._source, BrokerContact) else None
 
     def _owners(self, batch: DecodedBatch) -> Mapping[tuple[str, int], PartitionOwner]:
         """The owner epochs the batch's partitions are held under now (none: unfenced)."""
@@ -304,9 +324,13 @@ class Worker:
         metrics = self._metrics
         metrics.record_batch(batch.size, duration_s)
         metrics.record_outcome(outcome)
-        if batch.events:
-            metrics.record_freshness(max(r.event.occurred_at for r in batch.events))
-        metrics.record_lag(self._source.lag())
+        newest = max(r.event.occurred_at for r in batch.events) if batch.events else None
+        if newest is not None:
+            metrics.record_freshness(newest)
+        lag = self._source.lag()
+        metrics.record_lag(lag)
+        self._progress.batch(batch.size, outcome, len(batch.rejected), newest)
+        self._progress.maybe_log(lag)
         first, last = batch_span(batch)
         log.debug(
             "batch %s..%s: %d messages, %d applied, %d duplicates in %.3fs",
