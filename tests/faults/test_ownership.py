@@ -135,9 +135,7 @@ def test_kafka_offsets_follow_the_database_at_once_after_a_seek(
     _run_until_idle(settings, engine)
     high = ends(settings)
     # Kafka forgets the group's progress (as after a crash between the two commits)
-    rewound = Consumer(
-        {**settings.kafka_client_config(), "group.id": settings.consumer_group}
-    )
+    rewound = Consumer({**settings.kafka_client_config(), "group.id": settings.consumer_group})
     rewound.commit(
         offsets=[TopicPartition(t, p, 0) for (t, p), end in high.items() if end > 0],
         asynchronous=False,
