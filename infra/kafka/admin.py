@@ -1,4 +1,4 @@
-"""Topic administration: create the pipeline topics, idempotently."""
+"""Topic administration: create the pipeline topics, idempotently; read a topic's size limit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Literal
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-# not re-exported for type checkers by confluent_kafka.admin, so imported from its home
+
+# from their home modules: confluent_kafka.admin does not re-export them for type checkers
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
