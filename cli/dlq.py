@@ -43,6 +43,11 @@ def _where(letter: DeadLetter) -> str:
     return f"{letter.position.partition}:{letter.position.offset}"
 
 
+def _truncation(letter: DeadLetter) -> str:
+    size = "?" if letter.original_size is None else letter.original_size
+    return f"truncated (original {size} bytes, sha256 {letter.original_sha256 or '?'})"
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())  # an error text with newlines must not break the listing
 
@@ -64,9 +69,10 @@ def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
                 break
             source = str(letter.source) if letter.source else "?"
             value = (letter.value or b"")[:80].decode("utf-8", "replace")
+            cut = f"  {_truncation(letter)}" if letter.truncated else ""
             click.echo(
                 f"{_where(letter)}  {letter.reason:<26} "
-                f"from {source}  {_one_line(letter.error)[:100]}  value={value!r}"
+                f"from {source}  {_one_line(letter.error)[:100]}  value={value!r}{cut}"
             )
             shown += 1
     click.echo(f"{shown} dead letters shown")
@@ -109,6 +115,8 @@ def redrive_command(
     Choose with exactly one of --reason, --offsets (DLQ positions as shown by
     dlq list) or --all. Nothing is published when a chosen position is not
     on the topic, or a chosen letter has no source headers or source topic.
+    Truncated letters (too large for the dead-letter topic, their value cut) are
+    refused, one line each, the others redriven, and the exit status is 1.
     """
     if sum((reason is not None, bool(offsets), everything)) != 1:
         fail("choose letters with exactly one of --reason, --offsets or --all")
@@ -130,12 +138,22 @@ def redrive_command(
         sourceless = [_where(letter) for letter in letters if letter.source is None]
         if sourceless:
             fail(f"cannot redrive {', '.join(sourceless)}: no dlq.source.* headers")
+        refused = [letter for letter in letters if letter.truncated]
+        for letter in refused:
+            click.echo(
+                f"refused {_where(letter)}: {_truncation(letter)}, its value is incomplete "
+                "and can never be valid",
+                err=True,
+            )
+        letters = [letter for letter in letters if not letter.truncated]
         if dry_run:
             for letter in letters:
                 click.echo(f"would redrive {_where(letter)} to {letter.source}")
-            return
-        try:
-            count = redrive(settings.kafka_client_config(), letters)
-        except ValueError as error:
-            fail(f"cannot redrive: {error}")
-    click.echo(f"redrove {count} dead letters")
+        else:
+            try:
+                count = redrive(settings.kafka_client_config(), letters) if letters else 0
+            except ValueError as error:
+                fail(f"cannot redrive: {error}")
+            click.echo(f"redrove {count} dead letters")
+    if refused:
+        fail(f"{len(refused)} truncated dead letters not redriven")

@@ -19,7 +19,7 @@ from infra.db.ledger import SqlPartitionLedger
 from infra.db.migrate import upgrade
 from infra.db.unit_of_work import SqlUnitOfWork
 from infra.kafka.consumer import KafkaMessageSource
-from infra.kafka.dead_letters import KafkaDeadLetterSink
+from infra.kafka.dead_letter_sink import KafkaDeadLetterSink
 from infra.settings import Settings
 
 

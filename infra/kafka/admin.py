@@ -1,4 +1,4 @@
-"""Topic administration: create the pipeline topics, idempotently."""
+"""Topic administration: create the pipeline topics, idempotently; read a topic's size limit."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from typing import Literal
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+
+# from their home modules: confluent_kafka.admin does not re-export them for type checkers
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 #: Event times of simulated or replayed streams may run ahead of the broker's clock;
@@ -84,3 +88,21 @@ def ensure_topics(
                 f"topic {name!r}: no answer from the broker in {timeout_s:g}s"
             ) from None
     return outcome
+
+
+def topic_max_message_bytes(
+    client_config: Mapping[str, str], topic: str, *, timeout_s: float = 10.0
+) -> int | None:
+    """The topic's effective ``max.message.bytes`` (its own or the broker's default).
+
+    Returns ``None`` when the broker does not answer in ``timeout_s``, the topic
+    does not exist or the value cannot be read (e.g. no DescribeConfigs permission).
+    """
+    admin = AdminClient({**client_config})
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        futures = admin.describe_configs([resource], request_timeout=timeout_s)
+        entries = next(iter(futures.values())).result(timeout=timeout_s)
+        return int(entries["max.message.bytes"].value)
+    except (KafkaException, TimeoutError, KeyError, TypeError, ValueError):
+        return None

@@ -1,10 +1,11 @@
-"""The dead-letter topic on Kafka: publish rejects, read letters back, redrive them."""
+"""The dead-letter topic on Kafka: read letters back, redrive them (publishing is
+``infra.kafka.dead_letter_sink``)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -17,61 +18,12 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from consumer.batch import Rejected
-from consumer.dlq import DeadLetter, dead_letter_headers
+from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
 from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error, headers_of, position_of
 
 log = logging.getLogger(__name__)
-
-
-class KafkaDeadLetterSink:
-    """Publishes rejects to the dead-letter topic and waits for every acknowledgement."""
-
-    def __init__(
-        self, client_config: Mapping[str, str], topic: str, *, flush_timeout_s: float = 30.0
-    ) -> None:
-        self._topic = topic
-        self._flush_timeout_s = flush_timeout_s
-        self._producer = Producer(
-            with_client_log(
-                {**client_config, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
-            )
-        )
-
-    def publish(self, rejected: Sequence[Rejected]) -> None:
-        """Raises ``InfrastructureError`` unless the broker confirmed every letter."""
-        failures: list[str] = []
-
-        def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(str(error))
-
-        try:
-            for reject in rejected:
-                self._produce(reject, on_delivery)
-            left = self._producer.flush(self._flush_timeout_s)
-        except KafkaException as error:
-            raise broker_error(error, "dead-letter produce") from error
-        if left or failures:
-            detail = failures[0] if failures else f"{left} unconfirmed after flush"
-            raise InfrastructureError("broker", f"dead-letter produce: {detail}")
-
-    def _produce(
-        self, reject: Rejected, on_delivery: Callable[[KafkaError | None, Message], None]
-    ) -> None:
-        kwargs: dict[str, Any] = {
-            "key": reject.message.key,
-            "value": reject.message.value,
-            "headers": dead_letter_headers(reject),
-            "on_delivery": on_delivery,
-        }
-        try:
-            self._producer.produce(self._topic, **kwargs)
-        except BufferError:
-            self._producer.poll(1.0)  # local queue full: let deliveries drain, then retry once
-            self._producer.produce(self._topic, **kwargs)
 
 
 def read_dead_letters(
@@ -147,10 +99,14 @@ def redrive(
     """Publish ``letters`` back to their source topics (original key, value, headers).
 
     Returns how many were confirmed. Raises ``ValueError`` before publishing anything
-    when a letter has no source headers or its source topic does not exist, and
-    ``InfrastructureError`` (saying how many were confirmed) if any was not confirmed.
+    when a letter is truncated (its value is incomplete), has no source headers or
+    its source topic does not exist, and ``InfrastructureError`` (saying how many
+    were confirmed) if any was not confirmed.
     """
     sources = [letter.source for letter in letters]
+    truncated = [str(letter.position) for letter in letters if letter.truncated]
+    if truncated:
+        raise ValueError(f"{', '.join(truncated)} truncated: the original value is incomplete")
     sourceless = [str(letter.position) for letter in letters if letter.source is None]
     if sourceless:
         raise ValueError(f"no dlq.source.* headers on {', '.join(sourceless)}")

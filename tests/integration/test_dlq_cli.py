@@ -21,7 +21,8 @@ from domain.codec import RejectReason, encode_event
 from domain.events import Event, OrderCreated, StatusChanged
 from infra.bootstrap import build_worker, migrated_engine
 from infra.kafka.consumer import headers_of
-from infra.kafka.dead_letters import KafkaDeadLetterSink, read_dead_letters
+from infra.kafka.dead_letter_sink import KafkaDeadLetterSink
+from infra.kafka.dead_letters import read_dead_letters
 from infra.settings import Settings
 from producer.simulation import SimulationConfig, simulate
 from tests.integration.test_consumer import NO_RETENTION, SLA_PIPELINE
