@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from infra.db.models import UtcDateTime
 from infra.db.sla_views import Dialect, report_rows_select
@@ -91,6 +91,7 @@ def build_report(
             at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
             buckets = _histogram(conn) if histogram else []
         conn.execute(text(f"DROP TABLE {_SCRATCH}"))
+        newest, after = _newest_and_later(conn, as_of_us)
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
@@ -99,7 +100,27 @@ def build_report(
         at_risk_orders=at_risk,
         at_risk_total=at_risk_total,
         lead_time_histogram=buckets,
+        newest_order_at=newest,
+        orders_after_as_of=after,
     )
+
+
+def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, int]:
+    """When the newest order was placed, and how many were placed after ``as_of``.
+
+    Both read the index on ``sales.created_at``: no scan of the orders.
+    """
+    at = EPOCH + timedelta(microseconds=as_of)
+    newest = conn.execute(
+        text("SELECT MAX(created_at) AS newest FROM sales").columns(newest=UtcDateTime())
+    ).scalar_one()
+    later = conn.execute(
+        text("SELECT COUNT(*) FROM sales WHERE created_at > :at").bindparams(
+            bindparam("at", type_=UtcDateTime())
+        ),
+        {"at": at},
+    ).scalar_one()
+    return newest, int(later)
 
 
 def _rows_select(dialect: Dialect) -> str:
@@ -131,13 +152,15 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
     # Only the listed orders are joined back to ``sales`` for the columns they show.
     query = text(
         "SELECT o.order_id, o.sla_state, o.at_risk_reason, s.shipping_tier, s.carrier,"
-        " s.destination_region, s.status, s.created_at, s.shipped_at,"
+        " s.destination_region, s.status, s.created_at, s.shipped_at, p.ship_within_hours,"
         f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
         f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
         " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
         f" FROM {_SCRATCH} WHERE sla_state IN ('at_risk', 'breached')"
         " ORDER BY deadline_us, order_id LIMIT :limit) AS o"
-        " JOIN sales s ON s.order_id = o.order_id ORDER BY o.deadline_us, o.order_id"
+        " JOIN sales s ON s.order_id = o.order_id"
+        " LEFT JOIN sla_policy p ON p.shipping_tier = s.shipping_tier"
+        " ORDER BY o.deadline_us, o.order_id"
     ).columns(created_at=UtcDateTime(), deadline_at=UtcDateTime(), shipped_at=UtcDateTime())
     return [
         AtRiskOrder(
@@ -152,6 +175,7 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
             deadline_at=row.deadline_at,
             shipped_at=row.shipped_at,
             lateness_s=float(row.lateness_s),
+            ship_within_hours=row.ship_within_hours,
         )
         for row in conn.execute(query, {"limit": limit, "as_of_us": as_of})
     ]
