@@ -82,18 +82,20 @@ class SlaReport:
     lead_time_histogram: list[HistogramBucket] = field(default_factory=list)
     #: when the newest order was placed (None: no order at all)
     newest_order_at: datetime | None = None
+    #: the newest event time, set only when ``as_of`` is more than :data:`STALE_AFTER` past it
+    stale_since: datetime | None = None
     #: orders placed after ``as_of``: left out of every figure
     orders_after_as_of: int = 0
 
     @property
     def stale_note(self) -> str | None:
-        """One line when ``as_of`` is far beyond the newest order, else None."""
-        newest = self.newest_order_at
-        if newest is None or self.as_of - newest <= STALE_AFTER:
+        """One line when ``as_of`` is far beyond the newest event, else None."""
+        newest = self.stale_since
+        if newest is None:
             return None
         days = (self.as_of - newest) // timedelta(days=1)
         return (
-            f"as of {self.as_of:%Y-%m-%d %H:%M} UTC is {days} days after the newest order"
+            f"as of {self.as_of:%Y-%m-%d %H:%M} UTC is {days} days after the newest event"
             f" ({newest:%Y-%m-%d %H:%M} UTC), so open orders count as long overdue;"
             f" to judge the data at its own time use e.g. --as-of {newest:%Y-%m-%dT%H:%MZ}"
         )

@@ -20,7 +20,14 @@ from infra.db.models import UtcDateTime
 from infra.db.sla_views import Dialect, report_rows_select
 from infra.reporting import pg_split
 from infra.reporting.aggregate_sql import DIMENSIONS, aggregate_select, histogram_select
-from infra.reporting.model import AtRiskOrder, Breakdown, GroupRow, HistogramBucket, SlaReport
+from infra.reporting.model import (
+    STALE_AFTER,
+    AtRiskOrder,
+    Breakdown,
+    GroupRow,
+    HistogramBucket,
+    SlaReport,
+)
 from infra.reporting.pg_split import aggregate_sets, group_row, metrics_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -91,7 +98,7 @@ def build_report(
             at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
             buckets = _histogram(conn) if histogram else []
         conn.execute(text(f"DROP TABLE {_SCRATCH}"))
-        newest, after = _newest_and_later(conn, as_of_us)
+        newest, stale_since, after = _newest_and_later(conn, as_of_us)
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
@@ -101,14 +108,19 @@ def build_report(
         at_risk_total=at_risk_total,
         lead_time_histogram=buckets,
         newest_order_at=newest,
+        stale_since=stale_since,
         orders_after_as_of=after,
     )
 
 
-def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, int]:
-    """When the newest order was placed, and how many were placed after ``as_of``.
+def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, datetime | None, int]:
+    """When the newest order was placed; the newest event time if ``as_of`` is more
+    than :data:`STALE_AFTER` past it (else None); how many orders came after ``as_of``.
 
-    Both read the index on ``sales.created_at``: no scan of the orders.
+    The first and last read the index on ``sales.created_at``. An order's events come
+    after its creation, so only when the newest order is that old can the newest
+    event be: then, and only then, ``sales`` is scanned for it (``status_at`` is the
+    time of each order's latest event).
     """
     at = EPOCH + timedelta(microseconds=as_of)
     newest = conn.execute(
@@ -120,7 +132,13 @@ def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, in
         ),
         {"at": at},
     ).scalar_one()
-    return newest, int(later)
+    stale_since = None
+    if newest is not None and at - newest > STALE_AFTER:
+        latest = conn.execute(
+            text("SELECT MAX(status_at) AS latest FROM sales").columns(latest=UtcDateTime())
+        ).scalar_one()
+        stale_since = latest if latest is not None and at - latest > STALE_AFTER else None
+    return newest, stale_since, int(later)
 
 
 def _rows_select(dialect: Dialect) -> str:

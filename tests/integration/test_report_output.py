@@ -52,15 +52,20 @@ def report_json(url: str, as_of: datetime | str, *args: str) -> dict[str, Any]:
 
 
 def test_a_far_as_of_is_said_once_and_the_data_time_is_not(database_url: str) -> None:
-    newest = max(order.created_at for order, _, _ in ORDERS)
-    late = newest + timedelta(days=30)
+    milestones = ("created_at", "shipped_at", "out_for_delivery_at", "first_failed_at",
+                  "delivered_at", "returned_at", "lost_at", "cancelled_at")  # fmt: skip
+    newest = max(
+        at for order, _, _ in ORDERS for name in milestones if (at := getattr(order, name))
+    )
+    newest = max(newest, AS_OF - timedelta(days=1))  # the order awaiting creation (``load``)
+    late = newest + timedelta(days=30, hours=1)
     code, out, err = run(database_url, "--as-of", late.isoformat())
     assert code == 0 and "note:" not in out
     notes = [line for line in err.splitlines() if line.startswith("note: ")]
-    assert len(notes) == 1 and "30 days after the newest order" in notes[0], err
+    assert len(notes) == 1 and "30 days after the newest event" in notes[0], err
     assert "--as-of" in notes[0]
     doc = report_json(database_url, late)
-    assert "30 days after the newest order" in doc["as_of_note"]
+    assert "30 days after the newest event" in doc["as_of_note"]
     # a report at the data's own time has nothing to say about it
     code, _, err = run(database_url, "--as-of", AS_OF.isoformat())
     assert code == 0 and "note:" not in err
