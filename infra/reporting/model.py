@@ -105,7 +105,11 @@ class SlaReport:
         """One line when orders placed after ``as_of`` were left out, else None."""
         if not self.orders_after_as_of:
             return None
-        return f"{self.orders_after_as_of} orders placed after the as-of time are not counted"
+        note = f"{self.orders_after_as_of} orders placed after the as-of time are not counted"
+        if self.newest_order_at is not None:
+            newest = f"{self.newest_order_at:%Y-%m-%d %H:%M} UTC"
+            note += f" (the newest at {newest}; a later --as-of counts them)"
+        return note
 
     def breakdown(self, *by: str) -> Breakdown | None:
         """The breakdown grouped exactly by ``by``, if the report has it."""

@@ -39,14 +39,15 @@ def _number(seconds: float | int | None) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.1f}"
 
 
+def _titled(title: str) -> Table:
+    # at least as wide as its title, which would otherwise wrap over a narrow table
+    return Table(title=title, title_justify="left", box=box.SIMPLE, min_width=len(title))
+
+
 def _tables(title: str, by: tuple[str, ...], rows: list[tuple[list[str], Metrics]]) -> list[Table]:
     # Counts and durations in two narrow tables so each fits an 80-column terminal.
-    counts = Table(title=f"{title}: orders by SLA state", title_justify="left", box=box.SIMPLE)
-    durations = Table(
-        title=f"{title}: durations in hours (p50 / p90 / p95)",
-        title_justify="left",
-        box=box.SIMPLE,
-    )
+    counts = _titled(f"{title}: orders by SLA state")
+    durations = _titled(f"{title}: durations in hours (p50 / p90 / p95)")
     for table in (counts, durations):
         for name in by:
             table.add_column(name)
@@ -85,11 +86,9 @@ def render_table(report: SlaReport, console: Console) -> None:
         for table in _tables(f"By {' + '.join(breakdown.by)}", breakdown.by, rows):
             console.print(table)
     shown = len(report.at_risk_orders)
-    at_risk = Table(
-        title=f"At risk or breached: {report.at_risk_total} open orders"
-        + (f" (first {shown} by deadline)" if shown < report.at_risk_total else ""),
-        title_justify="left",
-        box=box.SIMPLE,
+    at_risk = _titled(
+        f"At risk or breached: {report.at_risk_total} open orders"
+        + (f" (first {shown} by deadline)" if shown < report.at_risk_total else "")
     )
     for column in ("order", "state", "reason", "status", "carrier", "deadline (UTC)"):
         at_risk.add_column(column, no_wrap=column in {"order", "deadline (UTC)"})
