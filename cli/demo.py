@@ -5,9 +5,23 @@ from __future__ import annotations
 import click
 from sqlalchemy import Engine
 
-from domain.sla import DEFAULT_POLICY, SlaState, evaluate_all, on_time_rate
-from infra.db.summary import latest_event_time, sla_inputs, status_counts, table_counts
+from infra.db.summary import final_state
+from infra.reporting.aggregate_sql import STATES
+from infra.reporting.queries import build_report
+from infra.reporting.render_json_csv import iso_utc
+from infra.reporting.render_table import percent
 from producer.faults import FaultConfig
+
+#: The report's SLA states in words (docs/sla.md): "lost" includes returned to sender.
+STATE_WORDS = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "breached": "breached (open, past deadline)",
+    "met": "delivered on time",
+    "missed": "delivered late",
+    "cancelled": "cancelled",
+    "lost": "lost or returned",
+}
 
 
 def fault_config() -> FaultConfig:
@@ -23,36 +37,20 @@ def fault_config() -> FaultConfig:
     )
 
 
-def print_summary(engine: Engine, where: str) -> None:
-    """Counts by status and the on-time rate (default tier policy, as of the newest event)."""
+def print_summary(engine: Engine) -> None:
+    """The report's SLA totals as of the newest event (the figures `report --as-of` prints)."""
     with engine.connect() as conn:
-        counts = table_counts(conn)
-        statuses = status_counts(conn)
-        orders = sla_inputs(conn)
-        as_of = latest_event_time(conn)
-    click.echo(
-        f"\ndatabase {where}: {counts['orders']} orders, {counts['events']} events, "
-        f"{counts['awaiting_creation']} awaiting creation, "
-        f"{counts['illegal_transitions']} illegal transitions recorded"
-    )
-    width = max((len(s) for s in statuses), default=6)
-    click.echo("orders by status:")
-    for status, count in sorted(statuses.items(), key=lambda item: -item[1]):
-        click.echo(f"  {status:<{width}}  {count:>7}")
+        as_of = final_state(conn).newest_event_at
     if as_of is None:
         return
-    slas = evaluate_all(orders, DEFAULT_POLICY, as_of)
-    states = [sla.state for sla in slas]
-    delivered = [s for s in states if s in (SlaState.MET, SlaState.MISSED)]
-    met = sum(1 for s in delivered if s is SlaState.MET)
-    if delivered:
-        click.echo(
-            f"delivered on time: {met}/{len(delivered)} = {met / len(delivered):.1%} "
-            f"(explicit promise, else the default tier policy)"
-        )
-    rate = on_time_rate(states)
-    if rate is not None:
-        click.echo(
-            f"on-time rate of decided orders (met / met+missed+lost+breached): {rate:.1%}"
-            f" as of {as_of:%Y-%m-%d %H:%M} UTC"
-        )
+    totals = build_report(engine, as_of).totals
+    at = iso_utc(as_of)
+    click.echo(f"SLA of {totals['orders']} orders as of the newest event, {at}:")
+    click.echo(f"  (`sla-pipeline report --as-of {at}` shows the full report)")
+    width = max(len(words) for words in STATE_WORDS.values())
+    for state in STATES:
+        click.echo(f"  {STATE_WORDS[state]:<{width}}  {totals[state]:>7}")
+    click.echo(
+        f"on-time rate {percent(totals['on_time_rate'])} = delivered on time / "
+        f"(delivered + lost or returned + breached), of {totals['decided']} decided orders"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ JSONL_FILE = "events.jsonl"
 #: Below about this many events a progress bar is noise.
 PROGRESS_MIN = 10_000
 _MAX_REJECT_LINES = 20
+#: Random seeds are drawn below this (short ids, and ``random.Random`` takes any int).
+_RANDOM_SEEDS = 2**31
 #: How long a command waits for the cluster's first answer before giving up.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -58,31 +61,44 @@ def fault_options(func: F) -> F:
     return func
 
 
-def simulation_options(func: F) -> F:
-    func = click.option(
-        "--start",
-        default=None,
-        metavar="ISO-8601|now",
-        help=f"Event time of the first order, with offset [default {DEFAULT_START.isoformat()}].",
-    )(func)
-    func = click.option(
-        "--orders-per-hour",
-        type=click.FloatRange(0.001, 10_000_000),
-        default=60.0,
-        show_default=True,
-        help="Mean order arrival rate (it varies over the day).",
-    )(func)
-    func = click.option(
-        "--seed", type=click.IntRange(0), default=0, show_default=True, help="Random seed."
-    )(func)
-    return func
+def simulation_options(start_default: str) -> Callable[[F], F]:
+    """``--start``, ``--orders-per-hour``, ``--seed``; ``start_default`` describes no --start."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--start",
+            default=None,
+            metavar="ISO-8601|now",
+            help=f"Event time of the first order, with offset [default: {start_default}].",
+        )(func)
+        func = click.option(
+            "--orders-per-hour",
+            type=click.FloatRange(0.001, 10_000_000),
+            default=60.0,
+            show_default=True,
+            help="Mean order arrival rate (it varies over the day).",
+        )(func)
+        return click.option(
+            "--seed",
+            type=click.IntRange(0),
+            default=None,
+            help="Random seed: the same seed gives the same orders, ids included "
+            "[default: a new one per run, so runs never share order ids].",
+        )(func)
+
+    return decorate
 
 
-def _parse_start(value: str | None) -> datetime:
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _parse_start(value: str | None, default: datetime | None) -> datetime:
+    """``--start``; ``default=None`` means now (a live simulation lives in the present)."""
     if value is None:
-        return DEFAULT_START
+        return _now() if default is None else default
     if value.strip().lower() == "now":
-        return datetime.now(UTC).replace(microsecond=0)
+        return _now()
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -92,12 +108,35 @@ def _parse_start(value: str | None) -> datetime:
     return moment
 
 
+def _seed(seed: int | None) -> int:
+    """The given seed, or a fresh random one (:func:`_echo_seed` says which).
+
+    Order ids carry the seed (``ORD-<seed>-<n>``): with a fresh seed per run, a second
+    run into the same database adds new orders instead of merging into the first run's.
+    """
+    return secrets.randbelow(_RANDOM_SEEDS) if seed is None else seed
+
+
+def _echo_seed(given: int | None, config: SimulationConfig) -> None:
+    """After a run with a drawn seed: which seed repeats it."""
+    if given is None:
+        seed = config.seed
+        click.echo(f"seed {seed} (order ids ORD-{seed}-...; --seed {seed} repeats this run)")
+
+
 def _simulation(
-    orders: int | None, seed: int, start: str | None, per_hour: float
+    orders: int | None,
+    seed: int | None,
+    start: str | None,
+    per_hour: float,
+    default_start: datetime | None,
 ) -> SimulationConfig:
     try:
         return SimulationConfig(
-            orders=orders, seed=seed, start=_parse_start(start), orders_per_hour=per_hour
+            orders=orders,
+            seed=_seed(seed),
+            start=_parse_start(start, default_start),
+            orders_per_hour=per_hour,
         )
     except ValueError as exc:
         fail(str(exc))
@@ -123,7 +162,7 @@ def progress_bar(description: str, large: bool = True) -> Iterator[Callable[[int
 
 @click.command("generate")
 @click.option("--orders", type=click.IntRange(1), required=True, help="How many orders.")
-@simulation_options
+@simulation_options(DEFAULT_START.isoformat())
 @fault_options
 @click.option(
     "--out",
@@ -142,15 +181,19 @@ def progress_bar(description: str, large: bool = True) -> Iterator[Callable[[int
 )
 def generate_command(
     orders: int,
-    seed: int,
+    seed: int | None,
     start: str | None,
     orders_per_hour: float,
     out: Path,
     file_format: str,
     **rates: float,
 ) -> None:
-    """Simulate orders and write their events to files (same seed, same bytes)."""
-    config = _simulation(orders, seed, start, orders_per_hour)
+    """Simulate orders and write their events to files (same --seed, same bytes).
+
+    Without --start the stream begins on a fixed historical date, so the files are
+    history: report on them with `report --as-of` (see docs/files.md).
+    """
+    config = _simulation(orders, seed, start, orders_per_hour, DEFAULT_START)
     faults = _faults(rates)
     try:
         with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
@@ -164,6 +207,7 @@ def generate_command(
         fail(f"cannot write to {out}: {exc.strerror or exc}")
     paths = ", ".join(str(p) for p in summary.paths)
     click.echo(f"wrote {summary.written} events to {paths}")
+    _echo_seed(seed, config)
     if summary.skipped:
         what = "malformed" if file_format == "csv" else "malformed (not line-safe)"
         click.echo(f"skipped {summary.skipped} {what} messages that this format cannot hold")
@@ -213,7 +257,7 @@ def _exit_if_failed(result: PublishResult, counter: DeliveryCounter) -> None:
     metavar="EVENTS_PER_S",
     help="At most this many messages per second [default: as fast as possible].",
 )
-@simulation_options
+@simulation_options("now")
 @fault_options
 @click.pass_context
 def produce_command(
@@ -222,18 +266,19 @@ def produce_command(
     orders: int | None,
     duration: float | None,
     rate: float | None,
-    seed: int,
+    seed: int | None,
     start: str | None,
     orders_per_hour: float,
     **rates: float,
 ) -> None:
-    """Publish simulated events live, keyed by order id, timestamped with event time.
+    """Publish simulated events live, keyed by order id, starting now in event time.
 
-    Exits non-zero if any message was not delivered.
+    Event times begin at the wall-clock time (or --start) and run ahead of it as
+    fast as the simulation is published. Exits non-zero if any message was not delivered.
     """
     if (orders is None) == (duration is None):
         fail("give exactly one of --orders N or --duration SECONDS")
-    config = _simulation(orders, seed, start, orders_per_hour)
+    config = _simulation(orders, seed, start, orders_per_hour, None)
     messages = planned_messages(config, _faults(rates))
     producer, counter, topics = _producer(ctx)
     with progress_bar("publishing") as advance:
@@ -241,6 +286,7 @@ def produce_command(
             messages, producer, counter, topics, rate=rate, duration_s=duration, progress=advance
         )
     _summary(result)
+    _echo_seed(seed, config)
     _exit_if_failed(result, counter)
 
 
@@ -269,6 +315,9 @@ def replay_command(
     rejects: Path | None,
 ) -> None:
     """Replay CSV or JSONL files into the topics with their original event times.
+
+    The event time stays in each message's JSON; the Kafka timestamp is the publish
+    time, so a topic's retention does not delete old history as it arrives.
 
     Rows that are not valid events are not sent: each is reported with file and
     line and written to a rejects file. Exits non-zero if a delivery failed.

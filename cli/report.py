@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -19,6 +20,8 @@ from infra.reporting.render_json_csv import render_csv, render_json
 from infra.reporting.render_table import render_table
 
 FORMATS = ("table", "json", "csv", "html")
+#: Output that is not a terminal is never cut: lines may be as long as their values.
+_UNBOUNDED_WIDTH = 10_000
 
 
 def parse_as_of(value: str | None) -> datetime:
@@ -105,10 +108,12 @@ def report_command(
         )
     finally:
         engine.dispose()
+    if report.stale_note and fmt != "json":
+        click.echo(f"note: {report.stale_note}", err=True)  # JSON carries it as "as_of_note"
     if fmt == "table":
         target = out.open("w", encoding="utf-8") if out else sys.stdout
         try:
-            render_table(report, Console(file=target, width=200 if out else None))
+            render_table(report, _console(target))
         finally:
             if out:
                 target.close()
@@ -121,6 +126,18 @@ def report_command(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"--out: cannot write {out}: {exc.strerror}")
+
+
+def _console(target: TextIO) -> Console:
+    """A console for ``target``: a terminal's own width, else wide enough for every value.
+
+    Rich lays a file or pipe out at 80 columns and cuts cells to fit ("carri…"):
+    ``report > file.txt`` would lose data. Tables take only the width they need.
+    """
+    probe = Console(file=target)
+    if probe.is_terminal:
+        return probe
+    return Console(file=target, width=_UNBOUNDED_WIDTH, color_system=None)
 
 
 COMMANDS: list[click.Command] = [report_command]

@@ -16,10 +16,10 @@ class OutgoingMessage(NamedTuple):
 
     ``event`` is the decodable event the value encodes, or None for a malformed
     message; then ``expected_reason`` is the reject reason the codec gives it.
-    ``timestamp_ms`` is the event time (the Kafka message timestamp). ``encoded``
-    is the value's bytes, or None when they were not computed yet (see
-    :attr:`value`). A named tuple because millions are built per run and it is
-    the cheapest immutable record.
+    ``timestamp_ms`` is the event time in ms (replay paces by it; the Kafka
+    timestamp is the publish time). ``encoded`` is the value's bytes, or None
+    when they were not computed yet (see :attr:`value`). A named tuple because
+    millions are built per run and it is the cheapest immutable record.
     """
 
     topic_kind: TopicKind
@@ -50,7 +50,7 @@ class OutgoingMessage(NamedTuple):
 def message_for(
     event: Event, fault: FaultKind | None = None, *, encode: bool = True
 ) -> OutgoingMessage:
-    """The message that carries ``event`` (keyed by order id, timestamp = event time).
+    """The message that carries ``event`` (keyed by order id, ``timestamp_ms`` = event time).
 
     ``encode=False`` leaves the value to be encoded on use (:attr:`OutgoingMessage.value`):
     cheaper for a writer that needs only the event, as the CSV writer does.

@@ -1,8 +1,11 @@
 """Publishing: simulated or replayed messages onto the two event topics.
 
-Every message is keyed by order id (so one order stays on one partition) and
-carries its event time as the Kafka timestamp. Delivery reports are counted;
-the caller decides what a failure means (the CLI exits non-zero).
+Every message is keyed by order id (so one order stays on one partition). Its
+Kafka timestamp is the time it is published, not its event time: the event time
+travels in the JSON ``occurred_at`` (the consumer reads only that), and a topic
+deletes by message timestamp, so history stamped with its own old event times
+would be deleted by any finite retention soon after it was written. Delivery
+reports are counted; the caller decides what a failure means (the CLI exits non-zero).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from producer.simulation import SimulationConfig, iter_events, iter_timed_events
 _event_of = operator.attrgetter("event")
 
 Progress = Callable[[int], None]
+
+#: ``timestamp`` value that lets the client stamp the message with the current time.
+PUBLISH_TIME = 0
 
 #: An endless simulation is faulted in chunks of this many events (bounded memory).
 LIVE_CHUNK_EVENTS = 20_000
@@ -143,6 +149,7 @@ def publish(
 ) -> PublishResult:
     """Send ``messages`` in order and wait for their delivery reports.
 
+    Each message's Kafka timestamp is its publish time (see the module docstring).
     ``rate``: at most that many messages per second. ``speed``: keep the gaps between
     event times, divided by ``speed``. ``duration_s``: stop sending after that long.
     Broker errors are counted in the result, never raised. Sending stops at the first
@@ -178,11 +185,9 @@ def publish(
         if value is None:
             value = message.value
         try:
-            produce(
-                topic_of[message.topic_kind], value, message.key, timestamp=message.timestamp_ms
-            )
+            produce(topic_of[message.topic_kind], value, message.key, timestamp=PUBLISH_TIME)
         except BufferError:  # local queue full: serve reports until there is room
-            send(producer, topic_of[message.topic_kind], message.key, value, message.timestamp_ms)
+            send(producer, topic_of[message.topic_kind], message.key, value, PUBLISH_TIME)
         attempted += 1
         if attempted & 1023 == 0:
             poll(0)

@@ -2,8 +2,10 @@
 
 Replay validates: a row that is not a valid event is not published but written
 to a rejects file with its file, line, reason and raw text, and counted; the
-rest of the file is still replayed. Valid rows go out with their original
-event time as both payload time and Kafka timestamp, keyed by order id.
+rest of the file is still replayed. Valid rows go out keyed by order id with
+their original event time in the payload (``occurred_at``); the Kafka timestamp
+is the publish time, so history older than a topic's retention is not deleted
+as soon as it arrives (see ``producer.publish``).
 """
 
 from __future__ import annotations

@@ -1,66 +1,59 @@
-"""Read-side queries for the demo's short summary (the full reports are elsewhere)."""
+"""The final state of the database, in the figures every command summary prints.
+
+``ingest``, ``demo`` and ``report`` print the same quantities with the same
+definitions: counts here come from ``sales`` and ``order_history`` after the run
+(not from what was seen on the way: an orphan completed later, or an event judged
+illegal on arrival and legal once its predecessors came, is not counted), and SLA
+figures come from the report's own query (``infra.reporting.queries.build_report``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from domain.events import ShippingTier
-from domain.sla import SlaInput
 from infra.db.models import OrderHistory, Sale
 
-_SLA_MILESTONES = (
-    "promised_delivery_at",
-    "shipped_at",
-    "out_for_delivery_at",
-    "first_failed_at",
-    "delivered_at",
-    "returned_at",
-    "lost_at",
-    "cancelled_at",
-)
 
+@dataclass(frozen=True, slots=True)
+class FinalState:
+    """What the database holds: ``orders`` counts every ``sales`` row, of which
+    ``awaiting_creation`` have status changes but no ``order-created`` yet;
+    ``illegal_transitions`` is the sum of the orders' recorded illegal moves."""
 
-def status_counts(conn: Connection) -> dict[str, int]:
-    """Orders per current status."""
-    rows = conn.execute(select(Sale.status, func.count()).group_by(Sale.status)).all()
-    return {status: count for status, count in rows}
+    orders: int
+    awaiting_creation: int
+    events: int
+    illegal_transitions: int
+    #: the newest event time in history (None when it is empty)
+    newest_event_at: datetime | None
 
-
-def table_counts(conn: Connection) -> dict[str, int]:
-    """Rows in ``sales`` and ``order_history``, orphans and illegal moves."""
-    return {
-        "orders": conn.execute(select(func.count()).select_from(Sale)).scalar_one(),
-        "events": conn.execute(select(func.count()).select_from(OrderHistory)).scalar_one(),
-        "awaiting_creation": conn.execute(
-            select(func.count()).select_from(Sale).where(Sale.awaiting_creation.is_(True))
-        ).scalar_one(),
-        "illegal_transitions": conn.execute(
-            select(func.coalesce(func.sum(Sale.illegal_transitions), 0))
-        ).scalar_one(),
-    }
-
-
-def sla_inputs(conn: Connection) -> list[SlaInput]:
-    """Every order whose creation has arrived, as the SLA arithmetic's input."""
-    table = Sale.__table__
-    query = select(table).where(table.c.awaiting_creation.is_(False))
-    return [
-        SlaInput(
-            order_id=row["order_id"],
-            created_at=row["created_at"],
-            shipping_tier=ShippingTier(row["shipping_tier"]),
-            **{name: row[name] for name in _SLA_MILESTONES},
+    def line(self) -> str:
+        """One line for a command's summary."""
+        return (
+            f"{self.orders} orders ({self.awaiting_creation} awaiting creation), "
+            f"{self.events} events, {self.illegal_transitions} illegal transitions recorded"
         )
-        for row in conn.execute(query).mappings()
-        if row["created_at"] is not None and row["shipping_tier"] is not None
-    ]
 
 
-def latest_event_time(conn: Connection) -> datetime | None:
-    """The newest event time in history (the demo's "as of")."""
-    latest: datetime | None = conn.execute(
-        select(func.max(OrderHistory.occurred_at))
-    ).scalar_one_or_none()
-    return latest
+def final_state(conn: Connection) -> FinalState:
+    """The database's :class:`FinalState`, read now."""
+    orders, awaiting, illegal = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(Sale.awaiting_creation.is_(True)),
+            func.coalesce(func.sum(Sale.illegal_transitions), 0),
+        ).select_from(Sale)
+    ).one()
+    events, newest = conn.execute(
+        select(func.count(), func.max(OrderHistory.occurred_at)).select_from(OrderHistory)
+    ).one()
+    return FinalState(
+        orders=int(orders),
+        awaiting_creation=int(awaiting),
+        events=int(events),
+        illegal_transitions=int(illegal),
+        newest_event_at=newest,  # MAX keeps the column's type: an aware UTC datetime
+    )

@@ -14,13 +14,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from infra.db.models import UtcDateTime
 from infra.db.sla_views import Dialect, report_rows_select
 from infra.reporting import pg_split
 from infra.reporting.aggregate_sql import DIMENSIONS, aggregate_select, histogram_select
-from infra.reporting.model import AtRiskOrder, Breakdown, GroupRow, HistogramBucket, SlaReport
+from infra.reporting.model import (
+    STALE_AFTER,
+    AtRiskOrder,
+    Breakdown,
+    GroupRow,
+    HistogramBucket,
+    SlaReport,
+)
 from infra.reporting.pg_split import aggregate_sets, group_row, metrics_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -91,6 +98,7 @@ def build_report(
             at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
             buckets = _histogram(conn) if histogram else []
         conn.execute(text(f"DROP TABLE {_SCRATCH}"))
+        newest, stale_since, after = _newest_and_later(conn, as_of_us)
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
@@ -99,7 +107,38 @@ def build_report(
         at_risk_orders=at_risk,
         at_risk_total=at_risk_total,
         lead_time_histogram=buckets,
+        newest_order_at=newest,
+        stale_since=stale_since,
+        orders_after_as_of=after,
     )
+
+
+def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, datetime | None, int]:
+    """When the newest order was placed; the newest event time if ``as_of`` is more
+    than :data:`STALE_AFTER` past it (else None); how many orders came after ``as_of``.
+
+    The first and last read the index on ``sales.created_at``. An order's events come
+    after its creation, so only when the newest order is that old can the newest
+    event be: then, and only then, ``sales`` is scanned for it (``status_at`` is the
+    time of each order's latest event).
+    """
+    at = EPOCH + timedelta(microseconds=as_of)
+    newest = conn.execute(
+        text("SELECT MAX(created_at) AS newest FROM sales").columns(newest=UtcDateTime())
+    ).scalar_one()
+    later = conn.execute(
+        text("SELECT COUNT(*) FROM sales WHERE created_at > :at").bindparams(
+            bindparam("at", type_=UtcDateTime())
+        ),
+        {"at": at},
+    ).scalar_one()
+    stale_since = None
+    if newest is not None and at - newest > STALE_AFTER:
+        latest = conn.execute(
+            text("SELECT MAX(status_at) AS latest FROM sales").columns(latest=UtcDateTime())
+        ).scalar_one()
+        stale_since = latest if latest is not None and at - latest > STALE_AFTER else None
+    return newest, stale_since, int(later)
 
 
 def _rows_select(dialect: Dialect) -> str:
@@ -131,13 +170,15 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
     # Only the listed orders are joined back to ``sales`` for the columns they show.
     query = text(
         "SELECT o.order_id, o.sla_state, o.at_risk_reason, s.shipping_tier, s.carrier,"
-        " s.destination_region, s.status, s.created_at, s.shipped_at,"
+        " s.destination_region, s.status, s.created_at, s.shipped_at, p.ship_within_hours,"
         f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
         f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
         " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
         f" FROM {_SCRATCH} WHERE sla_state IN ('at_risk', 'breached')"
         " ORDER BY deadline_us, order_id LIMIT :limit) AS o"
-        " JOIN sales s ON s.order_id = o.order_id ORDER BY o.deadline_us, o.order_id"
+        " JOIN sales s ON s.order_id = o.order_id"
+        " LEFT JOIN sla_policy p ON p.shipping_tier = s.shipping_tier"
+        " ORDER BY o.deadline_us, o.order_id"
     ).columns(created_at=UtcDateTime(), deadline_at=UtcDateTime(), shipped_at=UtcDateTime())
     return [
         AtRiskOrder(
@@ -152,6 +193,7 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
             deadline_at=row.deadline_at,
             shipped_at=row.shipped_at,
             lateness_s=float(row.lateness_s),
+            ship_within_hours=row.ship_within_hours,
         )
         for row in conn.execute(query, {"limit": limit, "as_of_us": as_of})
     ]

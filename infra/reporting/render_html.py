@@ -2,20 +2,27 @@
 
 Charts are inline SVG drawn here; the page loads nothing from the network. It
 needs the ``day``, ``carrier`` and ``region`` breakdowns (see :data:`HTML_BREAKDOWNS`);
-a missing one draws an empty chart.
+a chart without data says so in one line. Every duration is in hours.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from infra.reporting import svg
 from infra.reporting.html_assets import SCRIPT, STYLE
 from infra.reporting.model import Breakdown, SlaReport
-from infra.reporting.render_json_csv import iso_utc
-from infra.reporting.render_table import Metrics, hours, percent
+from infra.reporting.render_table import Metrics, due, hours, percent
 
 HTML_BREAKDOWNS: tuple[tuple[str, ...], ...] = (("day",), ("carrier",), ("region",), ("tier",))
+AT_RISK_COLOR = "#d69e2e"  # bars only: as text it is too light (see html_assets.STYLE)
+BREACHED_COLOR = "#c53030"
+
+
+def readable(at: datetime) -> str:
+    """An instant for people: ``2024-03-11 12:00 UTC`` (to the minute)."""
+    return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 def _kpis(totals: Metrics, at_risk_total: int) -> str:
@@ -25,9 +32,9 @@ def _kpis(totals: Metrics, at_risk_total: int) -> str:
         ("lead time p50", hours(totals["lead_time_p50_s"])),
         ("lead time p90", hours(totals["lead_time_p90_s"])),
         ("lead time p95", hours(totals["lead_time_p95_s"])),
-        ("time to ship p50", hours(totals["time_to_ship_p50_s"])),
+        ("ship time p50", hours(totals["time_to_ship_p50_s"])),
         ("breached (open)", str(totals["breached"])),
-        ("at risk / breached", str(at_risk_total)),
+        ("at risk or breached", str(at_risk_total)),
     ]
     body = "".join(
         f'<div class="kpi"><div class="v">{escape(v)}</div><div class="l">{escape(k)}</div></div>'
@@ -44,23 +51,21 @@ def _rows(breakdown: Breakdown | None) -> list[tuple[str, Metrics]]:
 
 def _charts(report: SlaReport) -> str:
     days = _rows(report.breakdown("day"))
+    day_labels = [d for d, _ in days]  # YYYY-MM-DD: a report may span a new year
     on_time = svg.line_chart(
         "on-time-by-day",
         "On-time rate by day of order creation",
-        [d[5:] for d, _ in days],  # MM-DD: the year is in the page title
+        day_labels,
         [m["on_time_rate"] for _, m in days],
+        ("day of order creation (UTC)", "on time (%)"),
     )
     buckets = report.lead_time_histogram
     distribution = svg.bar_chart(
         "lead-time-distribution",
         "Delivered orders by lead time",
-        [
-            f"{b.low_hours // 24}-{b.high_hours // 24} d"
-            if b.high_hours
-            else f"{b.low_hours // 24}+ d"
-            for b in buckets
-        ],
+        [f"{b.low_hours}-{b.high_hours}" if b.high_hours else f"{b.low_hours}+" for b in buckets],
         [svg.Series("orders", "#2b6cb0", [b.orders for b in buckets])],
+        ("lead time, creation to delivery (hours)", "delivered orders"),
         " orders",
     )
     compared = [
@@ -68,27 +73,33 @@ def _charts(report: SlaReport) -> str:
             f"{name}-compared",
             f"On-time rate by {name}",
             [
-                (key, m["on_time_rate"], f"p50 {hours(m['lead_time_p50_s'])}, n={m['orders']}")
+                (
+                    key,
+                    m["on_time_rate"],
+                    f"lead p50 {hours(m['lead_time_p50_s'])} · {m['orders']} orders",
+                )
                 for key, m in _rows(report.breakdown(name))
             ],
+            "on time (%) = met / decided orders",
         )
         for name in ("carrier", "region")
     ]
     backlog = svg.bar_chart(
         "at-risk-backlog",
         "Open orders at risk or breached, by day of creation",
-        [d[5:] for d, _ in days],
+        day_labels,
         [
-            svg.Series("at risk", "#d69e2e", [float(m["at_risk"] or 0) for _, m in days]),
-            svg.Series("breached", "#c53030", [float(m["breached"] or 0) for _, m in days]),
+            svg.Series("at risk", AT_RISK_COLOR, [float(m["at_risk"] or 0) for _, m in days]),
+            svg.Series("breached", BREACHED_COLOR, [float(m["breached"] or 0) for _, m in days]),
         ],
+        ("day of order creation (UTC)", "open orders"),
     )
     cards = [
-        ("On-time rate by day (order creation, UTC)", on_time),
+        ("On-time rate by day of order creation", on_time),
         ("Lead-time distribution (delivered orders)", distribution),
-        ("Carriers compared", compared[0]),
-        ("Regions compared", compared[1]),
-        ("At-risk backlog by day", backlog),
+        ("Carriers compared: on-time rate", compared[0]),
+        ("Regions compared: on-time rate", compared[1]),
+        ("At-risk backlog by day of order creation", backlog),
     ]
     body = "".join(f'<div class="card"><h2>{escape(t)}</h2>{chart}</div>' for t, chart in cards)
     return f'<div class="grid2">{body}</div>'
@@ -157,11 +168,11 @@ def _at_risk(report: SlaReport) -> str:
     )
     rows = []
     for o in report.at_risk_orders:
-        late = hours(o.lateness_s) if o.lateness_s > 0 else f"due in {hours(-o.lateness_s)}"
+        late = due(o.lateness_s)
         cells = [
             o.order_id,
-            o.sla_state,
-            o.at_risk_reason or "",
+            o.sla_state.replace("_", " "),
+            o.reason,
             o.status,
             o.shipping_tier,
             o.carrier,
@@ -175,14 +186,19 @@ def _at_risk(report: SlaReport) -> str:
     if shown < report.at_risk_total:
         title += f" (first {shown} by deadline)"
     return (
-        f'<div class="card"><h2>{escape(title)}</h2><table><thead><tr>{head}<th>late by</th>'
+        f'<div class="card"><h2>{escape(title)}</h2><table><thead><tr>{head}<th>deadline</th>'
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
 def render_html(report: SlaReport) -> str:
     """The whole page as a string (UTF-8 text, no external references)."""
-    as_of = iso_utc(report.as_of) or ""
+    as_of = readable(report.as_of)
+    notes = "".join(
+        f'<div class="note">{escape(note)}</div>'
+        for note in (report.stale_note, report.after_as_of_note)
+        if note
+    )
     tables = "".join(
         _table(f"By {' + '.join(b.by)}", b) for b in report.breakdowns if b.by != ("day",)
     )
@@ -199,11 +215,12 @@ def render_html(report: SlaReport) -> str:
 <div class="sub">as of {escape(as_of)} &middot; on-time rate = met / (met + missed + lost +
 breached); cancelled and still-open orders are not counted &middot; percentiles by linear
 interpolation</div>
+{notes}
 {_kpis(report.totals, report.at_risk_total)}
 {_charts(report)}
 {tables}
 {_at_risk(report)}
-<div class="foot" id="render-status" data-charts="0" data-drawn="0">charts not drawn</div>
+<div id="render-status" hidden data-charts="0" data-drawn="0"></div>
 <script>{SCRIPT}</script>
 </body></html>
 """

@@ -1,8 +1,9 @@
 """The report as JSON and CSV: stable shapes documented in docs/sla.md.
 
-Durations are seconds (floats), rates fractions in [0, 1], times ISO-8601 UTC
-with a ``Z``; a figure that cannot be computed (no delivered order) is null /
-an empty CSV cell. New fields may be added; existing ones keep their meaning.
+Durations are seconds rounded to the millisecond (3 decimals), rates fractions
+in [0, 1] rounded to 6 decimals, times ISO-8601 UTC with a ``Z``; a figure that
+cannot be computed (no delivered order) is null / an empty CSV cell. New
+fields may be added; existing ones keep their meaning.
 """
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ from infra.reporting.aggregate_sql import DIMENSIONS, METRIC_COLUMNS
 from infra.reporting.model import AtRiskOrder, SlaReport
 
 SCHEMA_VERSION = 1
+#: Decimals kept: seconds to the millisecond, rates to a ten-thousandth of a percent.
+SECONDS_DECIMALS = 3
+RATE_DECIMALS = 6
+
+
+def rounded(name: str, value: int | float | None) -> int | float | None:
+    """A metric named ``name`` without float noise (``...85490000003``); ints unchanged."""
+    if not isinstance(value, float):
+        return value
+    return round(value, SECONDS_DECIMALS if name.endswith("_s") else RATE_DECIMALS)
+
+
+def _metrics(metrics: dict[str, int | float | None]) -> dict[str, int | float | None]:
+    return {name: rounded(name, value) for name, value in metrics.items()}
 
 
 def iso_utc(at: datetime | None) -> str | None:
@@ -38,7 +53,8 @@ def _order(order: AtRiskOrder) -> dict[str, Any]:
         "created_at": iso_utc(order.created_at),
         "deadline_at": iso_utc(order.deadline_at),
         "shipped_at": iso_utc(order.shipped_at),
-        "lateness_s": order.lateness_s,
+        "lateness_s": round(order.lateness_s, SECONDS_DECIMALS),
+        "reason": order.reason,
     }
 
 
@@ -47,10 +63,13 @@ def report_dict(report: SlaReport) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "as_of": iso_utc(report.as_of),
+        "newest_order_at": iso_utc(report.newest_order_at),
+        "as_of_note": report.stale_note,
+        "orders_after_as_of": report.orders_after_as_of,
         "percentile_method": "linear",
-        "totals": dict(report.totals),
+        "totals": _metrics(report.totals),
         "breakdowns": [
-            {"by": list(b.by), "rows": [{**row.key, **row.metrics} for row in b.rows]}
+            {"by": list(b.by), "rows": [{**row.key, **_metrics(row.metrics)} for row in b.rows]}
             for b in report.breakdowns
         ],
         "at_risk": {
@@ -90,7 +109,4 @@ def render_csv(report: SlaReport) -> str:
 
 
 def _cells(metrics: dict[str, int | float | None]) -> dict[str, str]:
-    return {
-        k: "" if v is None else repr(v) if isinstance(v, float) else str(v)
-        for k, v in metrics.items()
-    }
+    return {k: "" if v is None else str(rounded(k, v)) for k, v in metrics.items()}

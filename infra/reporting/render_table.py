@@ -18,6 +18,15 @@ def hours(seconds: float | int | None) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
+def due(lateness_s: float) -> str:
+    """Where an open order stands against its deadline: "late by 3.2 h", "due in 1.5 h"
+    or "due now" (within 0.05 h either way, which would print as 0.0 h)."""
+    shown = f"{abs(lateness_s) / 3600:.1f}"
+    if shown == "0.0":
+        return "due now"
+    return f"late by {shown} h" if lateness_s > 0 else f"due in {shown} h"
+
+
 def percent(rate: float | int | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
@@ -30,14 +39,15 @@ def _number(seconds: float | int | None) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.1f}"
 
 
+def _titled(title: str) -> Table:
+    # at least as wide as its title, which would otherwise wrap over a narrow table
+    return Table(title=title, title_justify="left", box=box.SIMPLE, min_width=len(title))
+
+
 def _tables(title: str, by: tuple[str, ...], rows: list[tuple[list[str], Metrics]]) -> list[Table]:
     # Counts and durations in two narrow tables so each fits an 80-column terminal.
-    counts = Table(title=f"{title}: orders by SLA state", title_justify="left", box=box.SIMPLE)
-    durations = Table(
-        title=f"{title}: durations in hours (p50 / p90 / p95)",
-        title_justify="left",
-        box=box.SIMPLE,
-    )
+    counts = _titled(f"{title}: orders by SLA state")
+    durations = _titled(f"{title}: durations in hours (p50 / p90 / p95)")
     for table in (counts, durations):
         for name in by:
             table.add_column(name)
@@ -67,6 +77,8 @@ def render_table(report: SlaReport, console: Console) -> None:
     console.print(
         "on time = met / (met + missed + lost + breached); cancelled and open orders excluded"
     )
+    if report.after_as_of_note:
+        console.print(report.after_as_of_note)
     for table in _tables("All orders", (), [([], report.totals)]):
         console.print(table)
     for breakdown in report.breakdowns:
@@ -74,23 +86,21 @@ def render_table(report: SlaReport, console: Console) -> None:
         for table in _tables(f"By {' + '.join(breakdown.by)}", breakdown.by, rows):
             console.print(table)
     shown = len(report.at_risk_orders)
-    at_risk = Table(
-        title=f"At risk or breached: {report.at_risk_total} open orders"
-        + (f" (first {shown} by deadline)" if shown < report.at_risk_total else ""),
-        title_justify="left",
-        box=box.SIMPLE,
+    at_risk = _titled(
+        f"At risk or breached: {report.at_risk_total} open orders"
+        + (f" (first {shown} by deadline)" if shown < report.at_risk_total else "")
     )
     for column in ("order", "state", "reason", "status", "carrier", "deadline (UTC)"):
         at_risk.add_column(column, no_wrap=column in {"order", "deadline (UTC)"})
-    at_risk.add_column("late by", justify="right", no_wrap=True)
+    at_risk.add_column("deadline", justify="right", no_wrap=True)
     for o in report.at_risk_orders:
         at_risk.add_row(
             o.order_id,
             o.sla_state,
-            o.at_risk_reason or "",
+            o.reason,
             o.status,
             o.carrier,
             o.deadline_at.strftime("%Y-%m-%d %H:%M"),
-            hours(o.lateness_s) if o.lateness_s > 0 else f"-{hours(-o.lateness_s)}",
+            due(o.lateness_s),
         )
     console.print(at_risk)

@@ -1,7 +1,8 @@
 """Small inline SVG charts (no scripts, no network): line, vertical bars, horizontal bars.
 
 Every data mark carries ``class="mark"`` and a ``<title>`` (the browser's tooltip);
-a chart with no data draws a "no data" note instead of marks.
+every chart names its axes. A chart with no data is one line of text
+(``<p class="empty">``), not an empty panel.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH = 640
-HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 48
+HEIGHT = 280
+LEFT, RIGHT, TOP, BOTTOM = 60, 16, 16, 68
+#: Roughly how wide one character of an 11 px tick label is (to keep labels apart).
+CHAR_PX = 6.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,22 @@ def _open(chart_id: str, label: str, height: int = HEIGHT) -> list[str]:
     ]
 
 
-def _no_data(parts: list[str], height: int = HEIGHT) -> str:
+def no_data(label: str) -> str:
+    """What a chart without data shows: one line saying so."""
+    return f'<p class="empty">{escape(label)}: no data.</p>'
+
+
+def _axis_titles(parts: list[str], x_title: str, y_title: str, height: int = HEIGHT) -> None:
+    plot_bottom = height - BOTTOM
     parts.append(
-        f'<text class="empty" x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">no data</text>'
+        f'<text class="axis" x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.1f}" y="{plot_bottom + 36}"'
+        f' text-anchor="middle">{escape(x_title)}</text>'
     )
-    parts.append("</svg>")
-    return "\n".join(parts)
+    middle = TOP + (plot_bottom - TOP) / 2
+    parts.append(
+        f'<text class="axis" x="14" y="{middle:.1f}" text-anchor="middle"'
+        f' transform="rotate(-90 14 {middle:.1f})">{escape(y_title)}</text>'
+    )
 
 
 def _y_axis(parts: list[str], top_value: float, fmt: str, ticks: int = 4) -> None:
@@ -69,7 +82,9 @@ def _y_axis(parts: list[str], top_value: float, fmt: str, ticks: int = 4) -> Non
 
 
 def _x_labels(parts: list[str], labels: Sequence[str], step: float) -> None:
-    every = max(1, round(len(labels) / 12))  # keep at most ~12 labels readable
+    # every n-th label, n chosen so that labels never touch (at most ~12 in all)
+    widest = max((len(label) for label in labels), default=1) * CHAR_PX + 10
+    every = max(1, round(len(labels) / 12), math.ceil(widest / step))
     for i, label in enumerate(labels):
         if i % every:
             continue
@@ -81,13 +96,21 @@ def _x_labels(parts: list[str], labels: Sequence[str], step: float) -> None:
 
 
 def line_chart(
-    chart_id: str, label: str, labels: Sequence[str], values: Sequence[float | None]
+    chart_id: str,
+    label: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    axes: tuple[str, str],
 ) -> str:
-    """A line of fractions in [0, 1] drawn as percentages; None values leave a gap."""
-    parts = _open(chart_id, label)
+    """A line of fractions in [0, 1] drawn as percentages; None values leave a gap.
+
+    ``axes``: the titles of the x and y axes.
+    """
     if not any(v is not None for v in values):
-        return _no_data(parts)
-    _y_axis(parts, 100.0, "{:.0f} %")
+        return no_data(label)
+    parts = _open(chart_id, label)
+    _y_axis(parts, 100.0, "{:.0f}")
+    _axis_titles(parts, *axes)
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / len(labels)
     points = [
@@ -108,15 +131,21 @@ def line_chart(
 
 
 def bar_chart(
-    chart_id: str, label: str, labels: Sequence[str], series: Sequence[Series], unit: str = ""
+    chart_id: str,
+    label: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    axes: tuple[str, str],
+    unit: str = "",
 ) -> str:
-    """Vertical bars, stacked when there are several series."""
-    parts = _open(chart_id, label)
+    """Vertical bars, stacked when there are several series; ``axes``: x and y titles."""
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     if not labels or max(totals, default=0) <= 0:
-        return _no_data(parts)
+        return no_data(label)
+    parts = _open(chart_id, label)
     top, ticks = nice_scale(max(totals))
     _y_axis(parts, top, "{:.0f}", ticks)
+    _axis_titles(parts, *axes)
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / len(labels)
     for i, name in enumerate(labels):
@@ -136,31 +165,41 @@ def bar_chart(
     _x_labels(parts, labels, step)
     if len(series) > 1:
         for k, s in enumerate(series):
-            x = LEFT + 8 + 110 * k
+            x = WIDTH - RIGHT - 110 * (len(series) - k)
             parts.append(
-                f'<rect x="{x}" y="{HEIGHT - 16}" width="10" height="10" fill="{s.color}"/>'
+                f'<rect x="{x}" y="{HEIGHT - 14}" width="10" height="10" fill="{s.color}"/>'
             )
             parts.append(
-                f'<text class="tick" x="{x + 14}" y="{HEIGHT - 7}">{escape(s.name)}</text>'
+                f'<text class="tick" x="{x + 14}" y="{HEIGHT - 5}">{escape(s.name)}</text>'
             )
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def hbar_chart(chart_id: str, label: str, rows: Sequence[tuple[str, float | None, str]]) -> str:
-    """Horizontal bars of fractions in [0, 1] (as %), one per (name, value, note) row."""
-    row_h = 26
-    height = TOP + row_h * max(len(rows), 1) + 24
-    parts = _open(chart_id, label, height)
+def hbar_chart(
+    chart_id: str, label: str, rows: Sequence[tuple[str, float | None, str]], x_title: str
+) -> str:
+    """Horizontal bars of fractions in [0, 1] (as %), one per (name, value, note) row.
+
+    The value is written after its bar, the note in its own column at the right
+    edge, so the two never run together.
+    """
     if not any(value is not None for _, value, _ in rows):
-        return _no_data(parts, height)
+        return no_data(label)
+    row_h = 26
+    height = TOP + row_h * len(rows) + 40
+    parts = _open(chart_id, label, height)
     left = 150
-    plot_w = WIDTH - left - 150
+    plot_w = WIDTH - left - 230  # the rest: the value after the bar, then the note column
     for i, (name, value, note) in enumerate(rows):
         y = TOP + row_h * i
         parts.append(
             f'<text class="tick" x="{left - 8}" y="{y + 16}" text-anchor="end">'
             f"{escape(name)}</text>"
+        )
+        parts.append(
+            f'<text class="tick note" x="{WIDTH - RIGHT}" y="{y + 16}" text-anchor="end">'
+            f"{escape(note)}</text>"
         )
         if value is None:
             continue
@@ -170,8 +209,13 @@ def hbar_chart(chart_id: str, label: str, rows: Sequence[tuple[str, float | None
             f"<title>{escape(name)}: {value * 100:.1f} % on time; {escape(note)}</title></rect>"
         )
         parts.append(
-            f'<text class="tick" x="{left + w + 6:.1f}" y="{y + 16}">'
-            f"{value * 100:.1f} %  {escape(note)}</text>"
+            f'<text class="tick value" x="{left + w + 6:.1f}" y="{y + 16}">'
+            f"{value * 100:.1f} %</text>"
         )
+    axis_y = TOP + row_h * len(rows) + 28
+    parts.append(
+        f'<text class="axis" x="{left + plot_w / 2:.1f}" y="{axis_y}" text-anchor="middle">'
+        f"{escape(x_title)}</text>"
+    )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -141,7 +141,7 @@ def test_demo_needs_no_broker_and_no_server(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stderr.decode()
     out = demo.stdout.decode()
-    assert "orders by status" in out and "on time" in out
+    assert "awaiting creation" in out and "on-time rate" in out
     assert (tmp_path / "sla.db").exists()
     verify = subprocess.run(
         [*SLA_PIPELINE, "db", "verify"], cwd=tmp_path, env=env, capture_output=True

@@ -97,3 +97,19 @@ def test_html_report_renders_in_chromium(tmp_path: Path, report_html: Path) -> N
     assert _png_size(shot) == (1400, 1800)
     # a blank page compresses to a few kB; charts, tables and text make it much larger
     assert shot.stat().st_size > 50_000
+
+
+def test_html_report_reads_well(tmp_path: Path, report_html: Path) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    # the as-of to the minute, days with their year, no debug line for the reader
+    assert f"as of {AS_OF:%Y-%m-%d %H:%M} UTC" in html and ".250000" not in html
+    assert re.search(r'class="tick"[^>]*>\d{4}-\d{2}-\d{2}<', html)
+    assert "charts drawn" not in html and re.search(r'id="render-status" hidden', html)
+    # every chart names its axes; carriers and regions say what their bars are
+    charts = re.findall(r'<svg class="chart".*?</svg>', html, re.DOTALL)
+    assert len(charts) == 5 and all('class="axis"' in chart for chart in charts)
+    assert html.count("compared: on-time rate</h2>") == 2
+    # one unit per quantity: durations in hours only
+    assert not re.search(r"\d+(-\d+)?\+? d<", html)
+    # every listed order says why; an amber state stays readable (see tests/unit)
+    assert "deadline passed, not delivered" in html

@@ -1,9 +1,14 @@
-"""produce and replay on a real broker: exactly the expected messages, keys, partitions, times."""
+"""produce and replay on a real broker: exactly the expected messages, keys, partitions, times.
+
+The Kafka timestamp of every message is its publish time (the event time is in the JSON).
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +29,11 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 3
 FAULTS = FaultConfig(0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01)
-Seen = tuple[bytes, bytes, int]  # key, value, timestamp
+Seen = tuple[bytes, bytes]  # key, value
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _topics(topic_factory: TopicFactory) -> TopicNames:
@@ -53,23 +62,26 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Message]:
     return received
 
 
-def _check_topic(bootstrap: str, topic: str, sent: list[OutgoingMessage]) -> None:
+def _check_topic(
+    bootstrap: str, topic: str, sent: list[OutgoingMessage], published: tuple[int, int]
+) -> None:
+    """``sent`` is on ``topic`` exactly, stamped with a time within ``published`` (ms)."""
     received = _consume_all(bootstrap, topic, len(sent))
-    assert sorted((m.key(), m.value(), m.timestamp()[1]) for m in received) == sorted(
-        (s.key, s.value, s.timestamp_ms) for s in sent
-    )
+    assert sorted((m.key(), m.value()) for m in received) == sorted((s.key, s.value) for s in sent)
+    first, last = published
+    assert all(first - 1000 <= m.timestamp()[1] <= last + 1000 for m in received)
     partitions: dict[bytes, set[int]] = defaultdict(set)
     by_partition: dict[int, list[Seen]] = defaultdict(list)
     for message in received:
         key, value, partition = message.key(), message.value(), message.partition()
         assert key is not None and value is not None and partition is not None
         partitions[key].add(partition)
-        by_partition[partition].append((key, value, message.timestamp()[1]))
+        by_partition[partition].append((key, value))
     assert all(len(p) == 1 for p in partitions.values())  # same key -> same partition
     # within one key, the broker holds the publish order
     for key, (partition,) in partitions.items():
         got = [seen for seen in by_partition[partition] if seen[0] == key]
-        assert got == [(s.key, s.value, s.timestamp_ms) for s in sent if s.key == key]
+        assert got == [(s.key, s.value) for s in sent if s.key == key]
 
 
 def _split(messages: list[OutgoingMessage]) -> tuple[list[OutgoingMessage], ...]:
@@ -85,11 +97,13 @@ def test_publish_puts_exactly_the_planned_messages(
     messages = list(planned_messages(SimulationConfig(orders=300, seed=31), FAULTS))
     counter = DeliveryCounter()
     producer = build_producer({"bootstrap.servers": kafka_bootstrap}, counter)
+    before = _now_ms()
     result = publish(messages, producer, counter, topics)
+    published = (before, _now_ms())
     assert result.ok and result.delivered == len(messages)
     created, changed = _split(messages)
-    _check_topic(kafka_bootstrap, topics.order_created, created)
-    _check_topic(kafka_bootstrap, topics.status_changed, changed)
+    _check_topic(kafka_bootstrap, topics.order_created, created, published)
+    _check_topic(kafka_bootstrap, topics.status_changed, changed, published)
 
 
 def _env(bootstrap: str, topics: TopicNames) -> dict[str, str]:
@@ -103,13 +117,17 @@ def _env(bootstrap: str, topics: TopicNames) -> dict[str, str]:
 def test_produce_command(kafka_bootstrap: str, topic_factory: TopicFactory) -> None:
     topics = _topics(topic_factory)
     args = ["produce", "--orders", "100", "--seed", "3", "--duplicate-rate", "0.1"]
-    result = CliRunner().invoke(cli, args, env=_env(kafka_bootstrap, topics))
+    start = "2025-01-06T00:00:00+00:00"
+    before = _now_ms()
+    result = CliRunner().invoke(cli, [*args, "--start", start], env=_env(kafka_bootstrap, topics))
+    published = (before, _now_ms())
     assert result.exit_code == 0, result.output
     faults = FaultConfig(duplicate_rate=0.1)
-    created, changed = _split(list(planned_messages(SimulationConfig(100, seed=3), faults)))
+    config = SimulationConfig(100, seed=3, start=datetime.fromisoformat(start))
+    created, changed = _split(list(planned_messages(config, faults)))
     assert f"sent {len(created) + len(changed)}, failed 0" in result.output
-    _check_topic(kafka_bootstrap, topics.order_created, created)
-    _check_topic(kafka_bootstrap, topics.status_changed, changed)
+    _check_topic(kafka_bootstrap, topics.order_created, created, published)
+    _check_topic(kafka_bootstrap, topics.status_changed, changed, published)
 
 
 def test_replay_reproduces_the_stream_and_rejects_bad_rows(
@@ -124,14 +142,16 @@ def test_replay_reproduces_the_stream_and_rejects_bad_rows(
     lines.insert(5, f"{seq},not-a-uuid,1,ORD-X,2025-01-06T00:00:00Z,shipped")
     updates.write_text("\n".join(lines) + "\n", encoding="utf-8")
     args = ["replay", str(tmp_path / "orders_new.csv"), str(updates), "--max-speed"]
+    before = _now_ms()
     result = CliRunner().invoke(cli, args, env=_env(kafka_bootstrap, topics))
+    published = (before, _now_ms())
     assert result.exit_code == 0, result.output + result.stderr
     assert "rejected 1" in result.stdout
     assert f"{updates}:6: rejected: invalid_field" in result.stderr
     assert (tmp_path / "logistics_updates.csv.rejects").read_text().count("\n") == 1
     created, changed = _split([m for m in messages if m.event is not None])
-    _check_topic(kafka_bootstrap, topics.order_created, created)
-    _check_topic(kafka_bootstrap, topics.status_changed, changed)
+    _check_topic(kafka_bootstrap, topics.order_created, created, published)
+    _check_topic(kafka_bootstrap, topics.status_changed, changed, published)
 
 
 def _retention(admin: AdminClient, topic: str) -> tuple[str, bool]:
@@ -190,3 +210,53 @@ def test_topics_create_leaves_retention_to_the_broker_by_default(
     finally:
         for future in kafka_admin.delete_topics(names, operation_timeout=30).values():
             future.exception(timeout=60)
+
+
+def _occurred_at(message: Message) -> datetime:
+    value = message.value()
+    assert value is not None
+    return datetime.fromisoformat(json.loads(value)["occurred_at"])
+
+
+def test_produce_lives_in_the_present_by_default(
+    kafka_bootstrap: str, topic_factory: TopicFactory
+) -> None:
+    topics = _topics(topic_factory)
+    before = datetime.now(UTC)
+    args = ["produce", "--orders", "20", "--orders-per-hour", "3600"]
+    result = CliRunner().invoke(cli, args, env=_env(kafka_bootstrap, topics))
+    assert result.exit_code == 0, result.output
+    created = _consume_all(kafka_bootstrap, topics.order_created, 20)
+    first = min(_occurred_at(m) for m in created)
+    # the first order is placed a moment (one arrival gap, seconds at this rate) after the
+    # run starts, not on a fixed date in the past
+    assert before - timedelta(seconds=2) <= first <= datetime.now(UTC) + timedelta(minutes=10)
+
+
+def test_replayed_history_survives_a_short_retention(
+    kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    # events from 2025 into topics that keep messages for one minute after their timestamp
+    short = {"retention.ms": "60000", "segment.ms": "1000"}
+    topics = TopicNames(
+        topic_factory("order-created", partitions=PARTITIONS, config=short),
+        topic_factory("status-changed", partitions=PARTITIONS, config=short),
+    )
+    start = "2025-03-01T00:00:00+00:00"
+    generate = ["generate", "--orders", "60", "--seed", "8", "--start", start]
+    assert CliRunner().invoke(cli, [*generate, "--out", str(tmp_path)]).exit_code == 0
+    files = [str(tmp_path / "orders_new.csv"), str(tmp_path / "logistics_updates.csv")]
+    before = _now_ms()
+    result = CliRunner().invoke(cli, ["replay", *files], env=_env(kafka_bootstrap, topics))
+    published = (before, _now_ms())
+    assert result.exit_code == 0, result.output
+    rows = sum(len(Path(f).read_text(encoding="utf-8").splitlines()) - 1 for f in files)
+    received = [
+        *_consume_all(kafka_bootstrap, topics.order_created, 60),
+        *_consume_all(kafka_bootstrap, topics.status_changed, rows - 60),
+    ]
+    assert len(received) == rows
+    # the event time stays in the JSON; retention counts from the publish time
+    assert all(_occurred_at(m).year == 2025 for m in received)
+    first, last = published
+    assert all(first - 1000 <= m.timestamp()[1] <= last + 1000 for m in received)

@@ -185,3 +185,32 @@ def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "UTC offset" in result.output
     assert "Traceback" not in result.output
+
+
+def _order_ids(out: Path) -> set[str]:
+    with (out / ORDERS_FILE).open(encoding="utf-8", newline="") as handle:
+        return {row["order_id"] for row in csv.DictReader(handle)}
+
+
+def test_runs_without_a_seed_never_share_order_ids(tmp_path: Path) -> None:
+    # a second run into the same database must add orders, not merge into the first run's
+    for run in ("a", "b"):
+        _generate(tmp_path / run, "--orders", "50")
+    first, second = _order_ids(tmp_path / "a"), _order_ids(tmp_path / "b")
+    assert len(first) == len(second) == 50
+    assert not first & second
+
+
+def test_an_explicit_seed_repeats_the_order_ids(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        _generate(tmp_path / run, "--orders", "50", "--seed", "9")
+    assert _order_ids(tmp_path / "a") == _order_ids(tmp_path / "b")
+
+
+def test_a_run_without_a_seed_says_which_seed_repeats_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["generate", "--orders", "5", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    seed = result.stdout.splitlines()[1].split()[1]
+    _generate(tmp_path / "b", "--orders", "5", "--seed", seed)
+    assert _order_ids(tmp_path / "b") == _order_ids(tmp_path / "a")
+    assert all(oid.startswith(f"ORD-{seed}-") for oid in _order_ids(tmp_path / "a"))
