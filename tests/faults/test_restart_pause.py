@@ -74,6 +74,11 @@ def _another_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def _holds_partitions(worker: WorkerProcess) -> bool:
+    assigned = [line for line in list(worker.lines) if " assigned " in line]
+    return bool(assigned) and not assigned[-1].rstrip().endswith("assigned nothing")
+
+
 def _pause_on_restart(settings: Settings, seed: int, *, static: bool) -> float:
     stream = faulted_stream(ORDERS, seed)
     engine = migrated_engine(settings)
@@ -90,7 +95,10 @@ def _pause_on_restart(settings: Settings, seed: int, *, static: bool) -> float:
     publisher = publish_gradually(settings, stream.messages, chunks=60, pause_s=0.4)
     restarted: WorkerProcess | None = None
     try:
-        assert wait_until(lambda: history_count(engine) > 2000, 60)
+        # both hold partitions and events flow: the victim has work to lose
+        assert wait_until(lambda: _holds_partitions(victim) and _holds_partitions(other), 60)
+        applied = history_count(engine)
+        assert wait_until(lambda: history_count(engine) > applied + 1000, 60)
         killed_at = datetime.now(UTC)
         victim.kill()
         restarted = WorkerProcess(env("victim"))
