@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,9 @@ PROGRESS_MIN = 10_000
 _MAX_REJECT_LINES = 20
 #: Random seeds are drawn below this (short ids, and ``random.Random`` takes any int).
 _RANDOM_SEEDS = 2**31
+#: A live simulation starts this far back: reports as of now then see a week of
+#: history (delivered, late and open orders), not only orders placed seconds ago.
+LIVE_HISTORY = timedelta(days=7)
 #: How long a command waits for the cluster's first answer before giving up.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -257,7 +260,13 @@ def _exit_if_failed(result: PublishResult, counter: DeliveryCounter) -> None:
     metavar="EVENTS_PER_S",
     help="At most this many messages per second [default: as fast as possible].",
 )
-@simulation_options("now")
+@click.option(
+    "--ahead",
+    is_flag=True,
+    help="Do not wait for the clock: publish as fast as the simulation goes, with event "
+    "times running ahead of the wall clock.",
+)
+@simulation_options(f"{LIVE_HISTORY.days} days before now")
 @fault_options
 @click.pass_context
 def produce_command(
@@ -266,24 +275,34 @@ def produce_command(
     orders: int | None,
     duration: float | None,
     rate: float | None,
+    ahead: bool,
     seed: int | None,
     start: str | None,
     orders_per_hour: float,
     **rates: float,
 ) -> None:
-    """Publish simulated events live, keyed by order id, starting now in event time.
+    """Publish a live simulation, keyed by order id, in step with the wall clock.
 
-    Event times begin at the wall-clock time (or --start) and run ahead of it as
-    fast as the simulation is published. Exits non-zero if any message was not delivered.
+    By default the simulation starts a week ago: that week of history is published
+    at once (at --rate), then every event goes out when the clock reaches its event
+    time, so the data always describe the present (reports as of now are right).
+    Exits non-zero if any message was not delivered.
     """
     if (orders is None) == (duration is None):
         fail("give exactly one of --orders N or --duration SECONDS")
-    config = _simulation(orders, seed, start, orders_per_hour, None)
+    config = _simulation(orders, seed, start, orders_per_hour, _now() - LIVE_HISTORY)
     messages = planned_messages(config, _faults(rates))
     producer, counter, topics = _producer(ctx)
     with progress_bar("publishing") as advance:
         result = publish(
-            messages, producer, counter, topics, rate=rate, duration_s=duration, progress=advance
+            messages,
+            producer,
+            counter,
+            topics,
+            rate=rate,
+            duration_s=duration,
+            live=not ahead,
+            progress=advance,
         )
     _summary(result)
     _echo_seed(seed, config)

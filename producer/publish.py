@@ -144,6 +144,7 @@ def publish(
     rate: float | None = None,
     speed: float | None = None,
     duration_s: float | None = None,
+    live: bool = False,
     progress: Progress | None = None,
     flush_timeout_s: float = 60.0,
 ) -> PublishResult:
@@ -152,6 +153,8 @@ def publish(
     Each message's Kafka timestamp is its publish time (see the module docstring).
     ``rate``: at most that many messages per second. ``speed``: keep the gaps between
     event times, divided by ``speed``. ``duration_s``: stop sending after that long.
+    ``live``: never send a message before the wall clock reaches its event time (a
+    simulation that started in the past catches up at once, then runs in real time).
     Broker errors are counted in the result, never raised. Sending stops at the first
     failed delivery (the run has failed; the rest would fail the same way), and
     messages still unconfirmed ``flush_timeout_s`` after the last send count as failed.
@@ -159,8 +162,9 @@ def publish(
     start = time.monotonic()
     failed_before = counter.failed
     deadline = None if duration_s is None else start + duration_s
-    paced = rate is not None or speed is not None or deadline is not None
+    paced = rate is not None or speed is not None or deadline is not None or live
     first_ts: int | None = None
+    wall_ms_at_start = time.time() * 1000.0
     attempted = 0
     poll = producer.poll
     produce = producer.produce
@@ -176,6 +180,8 @@ def publish(
             elif speed is not None:
                 first_ts = message.timestamp_ms if first_ts is None else first_ts
                 due = start + (message.timestamp_ms - first_ts) / 1000.0 / speed
+            if live:
+                due = max(due, start + (message.timestamp_ms - wall_ms_at_start) / 1000.0)
             if deadline is not None:
                 due = min(due, deadline)
             while due > now:  # wait, serving delivery reports meanwhile
