@@ -1,0 +1,305 @@
+"""A reference model of the final database, written from the documentation alone.
+
+It shares no code with the pipeline: nothing from ``consumer``, ``infra`` or ``domain``
+is imported. The wire format comes from ``schemas/*.json`` and ``docs/files.md``; the
+lifecycle table and the tie-break from ``docs/lifecycle.md``; deduplication, orphans
+and illegal transitions from ``docs/consumer.md`` and the product brief; deadlines and
+SLA states from ``docs/sla.md`` (the seeded default policy).
+
+Readings of the documents where they leave room (kept here so that a difference with
+the pipeline can be traced to one of them):
+
+- Ranks: the statuses in the order of the status table of ``docs/lifecycle.md``; the
+  four terminal statuses rank above all others, among themselves in that table's order.
+- Ties: equal event time and rank are broken by the event id, the greater one later.
+- Legality: each event is judged against the event before it in that order. The first
+  event of an order is legal when it is the creation, otherwise undecided (NULL).
+- Currency "ISO 4217": three capital letters not starting with X (the X codes are
+  not currencies: XXX means "no currency", XTS is for testing).
+- A conflicting duplicate (same event id, other content) is the later one to arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+STATUSES = (
+    "pending", "approved", "processing", "packed", "shipped", "in_transit", "out_for_delivery",
+    "delivery_failed", "delivered", "returned_to_sender", "lost", "cancelled",
+)  # fmt: skip
+RANK = {status: n for n, status in enumerate(STATUSES)}
+TRANSITIONS: dict[str | None, frozenset[str]] = {
+    None: frozenset({"pending"}),
+    "pending": frozenset({"approved", "cancelled"}),
+    "approved": frozenset({"processing", "cancelled"}),
+    "processing": frozenset({"packed", "cancelled"}),
+    "packed": frozenset({"shipped", "cancelled"}),
+    "shipped": frozenset({"in_transit", "lost"}),
+    "in_transit": frozenset({"out_for_delivery", "lost"}),
+    "out_for_delivery": frozenset({"delivery_failed", "delivered", "lost"}),
+    "delivery_failed": frozenset({"out_for_delivery", "returned_to_sender"}),
+}
+#: ``sales`` column holding the first event time of each milestone status.
+MILESTONE_COLUMNS = {
+    "approved": "approved_at", "packed": "packed_at", "shipped": "shipped_at",
+    "out_for_delivery": "out_for_delivery_at", "delivery_failed": "first_failed_at",
+    "delivered": "delivered_at", "returned_to_sender": "returned_at", "lost": "lost_at",
+    "cancelled": "cancelled_at",
+}  # fmt: skip
+#: docs/sla.md, seeded policy: (promise days, end of day, ship within hours); 25 % at risk.
+POLICY = {
+    "economy": (7, False, 72), "standard": (5, False, 48), "express": (2, False, 24),
+    "same_day": (0, True, 6),
+}  # fmt: skip
+AT_RISK_PCT = 25
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # first instant out of range
+IDENTIFIER = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+COMMON = {"event_id", "event_type", "schema_version", "order_id", "occurred_at"}
+CHANGE_FIELDS = COMMON | {"status"}
+CREATED_REQUIRED = {
+    "event_id", "order_id", "occurred_at", "customer_id", "customer_name", "product_sku",
+    "product_name", "quantity", "unit_price", "currency", "shipping_tier", "carrier",
+    "destination_region",
+}  # fmt: skip
+CREATED_FIELDS = COMMON | CREATED_REQUIRED | {"promised_delivery_at"}
+
+
+class Invalid(ValueError):
+    """A message that can never be a valid event (it is dead-lettered)."""
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    event_id: str
+    order_id: str
+    event_type: str
+    occurred_at: datetime
+    status: str
+    facts: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def precedence(self) -> tuple[datetime, int, str]:
+        return (self.occurred_at, RANK[self.status], self.event_id)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise Invalid("duplicate key")
+    return dict(pairs)
+
+
+def _instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise Invalid("time is not a string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as error:
+        raise Invalid(str(error)) from error
+    if moment.tzinfo is None:
+        raise Invalid("time without offset")
+    moment = moment.astimezone(UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise Invalid("time out of range")
+    return moment
+
+
+def _text(value: Any, pattern: re.Pattern[str] | None = None, longest: int = 120) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= longest or "\x00" in value:
+        raise Invalid("bad text")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise Invalid("bad identifier")
+    return value
+
+
+def _price(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Invalid("bad price")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation as error:
+        raise Invalid("bad price") from error
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
+        raise Invalid("bad price")
+    return price
+
+
+def _facts(doc: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    quantity = doc["quantity"]
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10000:
+        raise Invalid("bad quantity")
+    currency = doc["currency"]
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-WYZ][A-Z]{2}", currency):
+        raise Invalid("bad currency")
+    if doc["shipping_tier"] not in POLICY:
+        raise Invalid("bad tier")
+    promised = doc.get("promised_delivery_at")
+    return (
+        ("customer_id", _text(doc["customer_id"], IDENTIFIER, 64)),
+        ("customer_name", _text(doc["customer_name"])),
+        ("product_sku", _text(doc["product_sku"], IDENTIFIER, 64)),
+        ("product_name", _text(doc["product_name"])),
+        ("quantity", quantity),
+        ("unit_price", _price(doc["unit_price"])),
+        ("currency", currency),
+        ("shipping_tier", doc["shipping_tier"]),
+        ("carrier", _text(doc["carrier"], IDENTIFIER, 64)),
+        ("destination_region", _text(doc["destination_region"])),
+        ("promised_delivery_at", None if promised is None else _instant(promised)),
+    )
+
+
+def parse(key: bytes | None, value: bytes | None) -> WireEvent:
+    """The event a message carries; raises :class:`Invalid` when it can never be valid."""
+    try:
+        doc = json.loads((value or b"").decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise Invalid(f"not JSON: {error}") from error
+    if not isinstance(doc, dict):
+        raise Invalid("not an object")
+    kind = doc.get("event_type")
+    fields = {"order-created": CREATED_FIELDS, "status-changed": CHANGE_FIELDS}
+    if not isinstance(kind, str) or kind not in fields:
+        raise Invalid("unknown event type")
+    allowed = fields[kind]
+    version = doc.get("schema_version", 1)
+    if isinstance(version, bool) or version != 1:
+        raise Invalid("schema version")
+    required = CREATED_REQUIRED if kind == "order-created" else CHANGE_FIELDS - {"schema_version"}
+    if set(doc) - allowed or required - {"event_type"} - set(doc):
+        raise Invalid("fields")
+    if not isinstance(doc["event_id"], str) or not UUID_TEXT.fullmatch(doc["event_id"]):
+        raise Invalid("event id")
+    order_id = _text(doc["order_id"], IDENTIFIER, 64)
+    if key is None or key != order_id.encode():
+        raise Invalid("key is not the order id")
+    occurred = _instant(doc["occurred_at"])
+    if kind == "status-changed":
+        if doc["status"] not in STATUSES[1:]:
+            raise Invalid("status")
+        return WireEvent(str(uuid.UUID(doc["event_id"])), order_id, kind, occurred, doc["status"])
+    facts = _facts(doc)
+    return WireEvent(str(uuid.UUID(doc["event_id"])), order_id, kind, occurred, "pending", facts)
+
+
+@dataclass
+class Order:
+    """What the documents say one order's ``sales`` row and history must hold."""
+
+    order_id: str
+    events: list[WireEvent] = field(default_factory=list)
+
+    @property
+    def ordered(self) -> list[WireEvent]:
+        return sorted(self.events, key=lambda e: e.precedence)
+
+    @property
+    def latest(self) -> WireEvent:
+        return self.ordered[-1]
+
+    @property
+    def creation(self) -> WireEvent | None:
+        return next((e for e in self.ordered if e.event_type == "order-created"), None)
+
+    def verdicts(self) -> dict[str, bool | None]:
+        """Event id -> legal (None: the first event of the order, and not its creation)."""
+        result: dict[str, bool | None] = {}
+        previous: str | None = None
+        for n, event in enumerate(self.ordered):
+            if n == 0:
+                result[event.event_id] = True if event.status == "pending" else None
+            else:
+                result[event.event_id] = event.status in TRANSITIONS.get(previous, frozenset())
+            previous = event.status
+        return result
+
+    @property
+    def illegal_transitions(self) -> int:
+        return sum(1 for legal in self.verdicts().values() if legal is False)
+
+    def milestones(self) -> dict[str, datetime]:
+        first: dict[str, datetime] = {}
+        for event in self.ordered:
+            first.setdefault(event.status, event.occurred_at)
+        return first
+
+    def sla_state(self, as_of: datetime) -> str | None:
+        """The state of docs/sla.md at ``as_of``; None when the order is left out."""
+        creation = self.creation
+        if creation is None or creation.occurred_at > as_of:
+            return None
+        facts = dict(creation.facts)
+        created = creation.occurred_at
+        days, end_of_day, ship_within = POLICY[facts["shipping_tier"]]
+        due = created + timedelta(days=days)
+        if end_of_day:
+            due = datetime.combine(due.date(), time.max, tzinfo=UTC)
+        due = facts["promised_delivery_at"] or due
+        reached = {s: t for s, t in self.milestones().items() if t <= as_of}
+        if "delivered" in reached:
+            return "met" if reached["delivered"] <= due else "missed"
+        if "cancelled" in reached:
+            return "cancelled"
+        if "lost" in reached or "returned_to_sender" in reached:
+            return "lost"
+        if as_of > due:
+            return "breached"
+        if "shipped" not in reached and as_of - created > timedelta(hours=ship_within):
+            return "at_risk"
+        if "delivery_failed" in reached:
+            return "at_risk"
+        near = (due - as_of) * 100 < (due - created) * AT_RISK_PCT
+        return "at_risk" if near and "out_for_delivery" not in reached else "on_track"
+
+
+@dataclass
+class Reference:
+    """The expected outcome of a stream of ``(key, value)`` messages, in arrival order."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    rejected: int = 0
+    conflicting: int = 0
+    duplicates: int = 0
+
+    @classmethod
+    def of(cls, messages: Iterable[tuple[bytes | None, bytes | None]]) -> Reference:
+        reference = cls()
+        seen: dict[str, WireEvent] = {}
+        for key, value in messages:
+            try:
+                event = parse(key, value)
+            except Invalid:
+                reference.rejected += 1
+                continue
+            if (known := seen.setdefault(event.event_id, event)) is not event:
+                if known == event:
+                    reference.duplicates += 1
+                else:
+                    reference.conflicting += 1
+                continue
+            order = reference.orders.setdefault(event.order_id, Order(event.order_id))
+            order.events.append(event)
+        return reference
+
+    def history(self) -> dict[str, tuple[str, bool | None]]:
+        """Event id -> (order id, legal) of every distinct valid event."""
+        return {
+            event_id: (order.order_id, legal)
+            for order in self.orders.values()
+            for event_id, legal in order.verdicts().items()
+        }
+
+
+def sla_states(orders: Sequence[Order], as_of: datetime) -> dict[str, str]:
+    """Order id -> SLA state at ``as_of`` of the orders the figures include."""
+    return {o.order_id: state for o in orders if (state := o.sla_state(as_of)) is not None}
