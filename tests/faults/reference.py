@@ -234,7 +234,10 @@ class Order:
         return first
 
     def sla_state(self, as_of: datetime) -> str | None:
-        """The state of docs/sla.md at ``as_of``; None when the order is left out."""
+        """The state of docs/sla.md at ``as_of``; None when the order is left out.
+
+        An at-risk state names the first rule that holds: ``at_risk/not_shipped``.
+        """
         creation = self.creation
         if creation is None or creation.occurred_at > as_of:
             return None
@@ -255,11 +258,13 @@ class Order:
         if as_of > due:
             return "breached"
         if "shipped" not in reached and as_of - created > timedelta(hours=ship_within):
-            return "at_risk"
+            return "at_risk/not_shipped"
         if "delivery_failed" in reached:
-            return "at_risk"
+            return "at_risk/delivery_failed"
         near = (due - as_of) * 100 < (due - created) * AT_RISK_PCT
-        return "at_risk" if near and "out_for_delivery" not in reached else "on_track"
+        if near and "out_for_delivery" not in reached:
+            return "at_risk/deadline_near"
+        return "on_track"
 
 
 @dataclass

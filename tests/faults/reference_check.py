@@ -84,6 +84,11 @@ def _sales_differences(conn: sa.Connection, reference: Reference) -> list[str]:
     return found
 
 
+def _state(row: Any) -> str:
+    """``sla_state``, with the at-risk reason as the reference writes it (``at_risk/...``)."""
+    return f"{row.sla_state}/{row.at_risk_reason}" if row.at_risk_reason else str(row.sla_state)
+
+
 def _compare_states(
     got: Mapping[str, str], early: Mapping[str, str], late: Mapping[str, str], when: str
 ) -> list[str]:
@@ -105,8 +110,8 @@ def _sla_differences(conn: sa.Connection, reference: Reference) -> list[str]:
     """
     orders = list(reference.orders.values())
     before = datetime.now(UTC)
-    rows = conn.execute(sa.text("SELECT order_id, sla_state FROM order_sla"))
-    got: dict[str, str] = {order_id: state for order_id, state in rows}
+    rows = conn.execute(sa.text("SELECT order_id, sla_state, at_risk_reason FROM order_sla"))
+    got = {row.order_id: _state(row) for row in rows}
     after = datetime.now(UTC)
     found = _compare_states(got, sla_states(orders, before), sla_states(orders, after), "now")
     created = sorted(c.occurred_at for o in orders if (c := o.creation) is not None)
@@ -117,7 +122,7 @@ def _sla_differences(conn: sa.Connection, reference: Reference) -> list[str]:
         as_of = created[len(created) * quartile // 4]
         micros = (as_of - EPOCH) // timedelta(microseconds=1)
         rows = conn.execute(query, {"as_of_us": micros})
-        got = {row.order_id: row.sla_state for row in rows}
+        got = {row.order_id: _state(row) for row in rows}
         states = sla_states(orders, as_of)
         found += _compare_states(got, states, states, as_of.isoformat())
     return found

@@ -139,7 +139,10 @@ def test_sla_states_of_docs_sla() -> None:
     # standard tier: 5 days, ship within 48 h, at risk with < 25 % of the window left
     order = Reference.of([created(1), changed(2, "approved", 1)]).orders["O-1"]
     assert order.sla_state(T0 + timedelta(hours=47)) == "on_track"
-    assert order.sla_state(T0 + timedelta(hours=49)) == "at_risk"  # not shipped
+    assert order.sla_state(T0 + timedelta(hours=49)) == "at_risk/not_shipped"
+    shipped = Reference.of([created(1), changed(2, "shipped", 1)]).orders["O-1"]
+    assert shipped.sla_state(T0 + timedelta(days=3, hours=17)) == "on_track"  # 31 h > 25 % left
+    assert shipped.sla_state(T0 + timedelta(days=4, hours=1)) == "at_risk/deadline_near"
     assert order.sla_state(T0 + timedelta(days=5, microseconds=1)) == "breached"
     on_time = [created(1), changed(2, "delivered", 24 * 5)]  # exactly at the deadline
     assert Reference.of(on_time).orders["O-1"].sla_state(T0 + timedelta(days=9)) == "met"
