@@ -9,7 +9,9 @@ backends, in batches of one message and in one batch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
@@ -23,6 +25,18 @@ from tests.faults.reference_check import reference_differences
 from tests.unit.test_reference_model import Message, changed, created
 
 pytestmark = pytest.mark.faults
+
+
+def _with(message: Message, offset: str) -> Message:
+    """``message`` with its event time written in another offset (the same instant)."""
+    key, value = message
+    doc = json.loads(value or b"")
+    moment = datetime.fromisoformat(doc["occurred_at"])
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    zone = timezone((1 if offset[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes))
+    doc["occurred_at"] = moment.astimezone(zone).isoformat()
+    return key, json.dumps(doc).encode()
+
 
 STREAMS: dict[str, list[Message]] = {
     "terminal statuses tied in event time": [
@@ -44,6 +58,20 @@ STREAMS: dict[str, list[Message]] = {
         changed(4, "delivered", 3),
     ],
     "an orphan never created": [changed(2, "shipped", 1, order="O-2")],
+    "the same event written with another offset": [
+        created(1), changed(2, "approved", 1), _with(changed(2, "approved", 1), "+02:00"),
+    ],
+    "an event id reused by another order and another type": [
+        created(1), changed(1, "approved", 1), created(1, order="O-2"),
+        created(2, order="O-2"),
+    ],
+    "creation and status changes at the same instant": [
+        changed(3, "cancelled", 0), created(1), changed(2, "approved", 0),
+    ],
+    "a price as a number and a promise with an offset": [
+        created(1, unit_price=19.9, promised_delivery_at="2025-01-08T23:59:59.999999-05:00"),
+        changed(2, "approved", 1), changed(3, "delivered", 2),
+    ],
 }  # fmt: skip
 
 
