@@ -79,6 +79,7 @@ def orders(draw: st.DrawFn, n: int) -> SlaInput:
         promise = created + draw(st.integers(0, 10 * DAY_US))
         if draw(st.booleans()):  # an explicit promise at the last microsecond of a day
             promise = (promise // DAY_US + 1) * DAY_US - 1
+        promise = min(promise, END_US - 1)  # a promise is an accepted time too
     times: dict[str, int] = {}
     base = SlaInput(f"o{n}", at(created), tier, at(promise) if promise is not None else None)
     due = micros_of(deadline(base, DEFAULT_POLICY))
