@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults import reference
+from tests.faults import reference, reference_wire
 from tests.faults.reference import Invalid, Reference, parse
 
 T0 = datetime(2025, 1, 6, 10, 0, tzinfo=UTC)  # a Monday
@@ -47,14 +47,16 @@ def changed(n: int, status: str, hours: float, order: str = "O-1") -> Message:
 
 
 def test_the_reference_imports_nothing_of_the_pipeline() -> None:
-    tree = ast.parse(Path(reference.__file__).read_text())
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert "json" in imported
+    imported: set[str] = set()
+    for module in (reference, reference_wire):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        imported |= {
+            (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+    assert {"json", "tests.faults.reference_wire"} <= imported
     assert not {m for m in imported if m.split(".")[0] in {"consumer", "infra", "domain"}}
 
 
