@@ -49,13 +49,21 @@ class Dialect:
     def epoch_us(self, column: str) -> str:
         """A stored UTC timestamp as integer microseconds since 1970 (NULL stays NULL)."""
         if self.postgres:
-            # date_part is float8: seconds since 1970 carry ~0.2 us of precision today, so
-            # rounding the product gives the exact microsecond, faster than numeric EXTRACT.
-            return f"CAST(round(date_part('epoch', {column}) * 1000000) AS BIGINT)"
-        # SQLite holds 'YYYY-MM-DD HH:MM:SS[.ffffff]' text; seconds and fraction separately
-        # because julianday() arithmetic in floating point is not exact to the microsecond.
+            # date_part is float8 (faster than numeric EXTRACT): e = x / 1e6 correctly rounded,
+            # within 2^-21 s (0.48 us) of the true value while e < 2^33 s (year 2242). So
+            # floor(e) is the exact whole second and the fraction times 1e6 is within 0.48 of
+            # the microseconds: both round exactly. Rounding e * 1e6 in one go is not exact:
+            # from 2041 the product is only a multiple of 0.5, and ties round to even.
+            epoch = f"date_part('epoch', {column})"
+            return (
+                f"(CAST(floor({epoch}) AS BIGINT) * 1000000"
+                f" + CAST(round(({epoch} - floor({epoch})) * 1000000) AS BIGINT))"
+            )
+        # SQLite holds 'YYYY-MM-DD HH:MM:SS[.ffffff]' text. Whole seconds from the first 19
+        # characters: strftime('%s') of the full text rounds the fraction to the millisecond
+        # (.9995 would read a second late); julianday() floats are not exact either.
         return (
-            f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+            f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000"
             f" + CAST(substr({column} || '000000', 21, 6) AS INTEGER))"
         )
 
@@ -285,6 +293,17 @@ def install(connection: Connection, rows: Sequence[dict[str, object]] | None = N
     """
     sla_policy.create(connection)
     connection.execute(insert(sla_policy), list(rows if rows is not None else policy_rows()))
+    for statement in create_view_statements(Dialect(connection.dialect.name)):
+        connection.execute(text(statement))
+
+
+def recreate_views(connection: Connection) -> None:
+    """Drop and create the views with the current SQL (a view keeps the SQL it was made with).
+
+    Used by migrations that correct the views' SQL; ``sla_policy`` is left as it is.
+    """
+    for statement in DROP_VIEW_STATEMENTS:
+        connection.execute(text(statement))
     for statement in create_view_statements(Dialect(connection.dialect.name)):
         connection.execute(text(statement))
 

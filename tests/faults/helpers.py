@@ -27,13 +27,14 @@ from domain.events import Event
 from infra.bootstrap import unit_of_work_factory
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.db.snapshot import snapshot
+from infra.db.snapshot import describe_differences, snapshot
 from infra.kafka.dead_letters import read_dead_letters
 from infra.kafka.producer import DeliveryCounter, build_producer, drain, send
 from infra.settings import Settings
 from producer.faults import FaultConfig, FaultedStream, inject_faults
 from producer.messages import OutgoingMessage
 from producer.simulation import SimulationConfig, simulate
+from tests.faults.reference_check import reference_differences
 
 SLA_PIPELINE = [sys.executable, "-c", "from cli.main import main; main()"]
 NO_RETENTION = {"retention.ms": "-1"}  # simulated event times lie in the past
@@ -158,6 +159,27 @@ def oracle_snapshot(valid_events: Sequence[Event], sqlite_path: Path) -> Snapsho
             return snapshot(conn)
     finally:
         engine.dispose()
+
+
+def assert_final_database(
+    database_url: str,
+    stream: FaultedStream,
+    oracle_path: Path,
+    sent: Sequence[tuple[bytes | None, bytes | None]] | None = None,
+) -> Snapshot:
+    """The final database equals both oracles; returns its snapshot.
+
+    1. ``stream.valid_events`` applied in order on SQLite by the same apply path: catches
+       whatever the faults (disorder, crashes, outages) did to the result.
+    2. The reference model of the messages ``sent`` (``(key, value)``, default: the
+       stream's), written from the docs alone (``tests.faults.reference``): catches a
+       bug of the apply path itself, which the first oracle shares.
+    """
+    got = database_snapshot(database_url)
+    assert describe_differences(oracle_snapshot(stream.valid_events, oracle_path), got) == []
+    messages = sent if sent is not None else [(m.key, m.value) for m in stream.messages]
+    assert reference_differences(database_url, messages) == []
+    return got
 
 
 def database_snapshot(database_url: str) -> Snapshot:

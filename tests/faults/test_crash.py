@@ -24,16 +24,14 @@ import pytest
 
 from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
 from infra.bootstrap import migrated_engine
-from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from tests.faults.helpers import (
     MIXED_FAULTS,
+    assert_final_database,
     check_dead_letters,
-    database_snapshot,
     faulted_stream,
     fully_committed,
     history_count,
-    oracle_snapshot,
     publish_gradually,
     report_figures,
     wait_until,
@@ -95,8 +93,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(
     assert wait_until(lambda: history_count(engine) == len(stream.valid_events), 10)
     engine.dispose()
 
-    got = database_snapshot(pg_database_url)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
+    got = assert_final_database(pg_database_url, stream, tmp_path / "o.db")
     letters = check_dead_letters(settings, stream)
     assert fully_committed(settings)
     report_figures(

@@ -19,18 +19,16 @@ import pytest
 
 from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
 from infra.bootstrap import migrated_engine
-from infra.db.snapshot import describe_differences
 from infra.services import LocalKafka, LocalPostgres
 from infra.settings import Settings
 from tests.faults.helpers import (
     Publisher,
+    assert_final_database,
     check_dead_letters,
     committed,
-    database_snapshot,
     faulted_stream,
     fully_committed,
     history_count,
-    oracle_snapshot,
     publish,
     report_figures,
     wait_until,
@@ -85,8 +83,7 @@ def test_database_outage_is_retried_without_commits_or_dead_letters(
     engine.dispose()
     retries = worker.metrics.value("sla_pipeline_retries_total", kind="database")
     assert retries > 0
-    got = database_snapshot(pg_database_url)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
+    assert_final_database(pg_database_url, stream, tmp_path / "o.db")
     letters = check_dead_letters(settings, stream)
     assert letters.total == letters.distinct  # nothing dead-lettered because of the outage
     report_figures(
@@ -143,8 +140,7 @@ def test_broker_outage_loses_nothing_and_applies_nothing_twice(
     worker.stop()
     summary = worker.join()
     engine.dispose()
-    got = database_snapshot(pg_database_url)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
+    assert_final_database(pg_database_url, stream, tmp_path / "o.db")
     letters = check_dead_letters(settings, stream)
     report_figures(
         "broker-outage",

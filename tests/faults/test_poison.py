@@ -17,15 +17,13 @@ from confluent_kafka import Producer
 from domain.codec import RejectReason
 from domain.events import MAX_EVENT_BYTES
 from infra.bootstrap import migrated_engine
-from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from producer.faults import FaultedStream
 from tests.faults.helpers import (
+    assert_final_database,
     check_dead_letters,
-    database_snapshot,
     faulted_stream,
     fully_committed,
-    oracle_snapshot,
     publish,
     report_figures,
     wait_until,
@@ -78,9 +76,9 @@ def test_every_poison_message_is_dead_lettered_with_its_reason(
     summary = worker.join()
     engine.dispose()
     assert summary.consumed == len(stream.messages) + len(poison)
-    got = database_snapshot(pg_database_url)
+    sent = [(m.key, m.value) for m in stream.messages] + [(k, v) for k, v, _ in poison]
+    got = assert_final_database(pg_database_url, stream, tmp_path / "o.db", sent)
     assert len(got["order_history"]) == len(stream.valid_events)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
 
     extra = [(value or b"", reason.value) for _key, value, reason in poison]
     letters = check_dead_letters(settings, stream, extra)

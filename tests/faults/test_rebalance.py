@@ -19,16 +19,14 @@ import pytest
 
 from consumer.batch import BatchOutcome
 from infra.bootstrap import migrated_engine
-from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from tests.faults.helpers import (
     MIXED_FAULTS,
+    assert_final_database,
     check_dead_letters,
-    database_snapshot,
     faulted_stream,
     fully_committed,
     history_count,
-    oracle_snapshot,
     publish_gradually,
     report_figures,
     wait_until,
@@ -83,8 +81,7 @@ def test_workers_joining_and_leaving_lose_nothing(
         outcome += worker.join().outcome
     engine.dispose()
 
-    got = database_snapshot(pg_database_url)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
+    assert_final_database(pg_database_url, stream, tmp_path / "o.db")
     letters = check_dead_letters(settings, stream)
     assert outcome.applied == len(stream.valid_events)
     report_figures(

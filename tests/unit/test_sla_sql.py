@@ -23,6 +23,8 @@ def test_migration_seeds_the_default_policy() -> None:
     migration = importlib.import_module("infra.db.migrations.versions.0002_sla_views")
     assert policy_rows(DEFAULT_POLICY) == migration.POLICY_ROWS
     assert (migration.revision, migration.down_revision) == ("0002", "0001")
+    exact = importlib.import_module("infra.db.migrations.versions.0003_exact_sla_times")
+    assert (exact.revision, exact.down_revision) == ("0003", "0002")
 
 
 @pytest.mark.parametrize("end_of_day", [False, True])
