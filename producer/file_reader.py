@@ -1,5 +1,9 @@
 """Read event files back: CSV (with ``publish_seq``) and JSON Lines, in publish order.
 
+A row has no message key: its ``order_id`` is its key. A CSV row becomes the JSON
+object of its non-empty cells and is decoded as a message value is, so every row is
+held to the same rules, with the same reasons, as a message on a topic.
+
 Reading never stops at a bad row: every row comes back as a :class:`FileRecord`
 with either an event or the :class:`~domain.codec.EventDecodeError` that
 explains it. The formats are written by :mod:`producer.files` and documented in
@@ -12,6 +16,7 @@ import csv
 import heapq
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,11 @@ from domain.events import ORDER_CREATED, STATUS_CHANGED, Event
 from producer.files import SEQ
 
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
+# ASCII digits only (str.isdigit also takes superscripts, which int() refuses), and few
+# enough that int() never meets its limit on digits; anything else stays text, which
+# validation rejects exactly as it rejects the same JSON string.
+_INT_TEXT = re.compile(r"-?[0-9]{1,30}")
+_SEQ_TEXT = re.compile(r"[0-9]{1,30}")
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
@@ -140,10 +150,10 @@ def _parse_row(
             detail = f"{column}: bytes that are not UTF-8"
             return None, EventDecodeError(RejectReason.NOT_UTF8, detail), seq
         if column == SEQ:
-            if not cell.strip().isdigit():
+            if _SEQ_TEXT.fullmatch(cell.strip()) is None:
                 detail = f"{SEQ}: {cell[:40]!r} is not a non-negative integer"
                 return None, EventDecodeError(RejectReason.INVALID_FIELD, detail), seq
-            seq = int(cell)
+            seq = int(cell.strip())
         elif column in _INTEGER_COLUMNS and _is_int(cell):
             doc[column] = int(cell)
         else:
@@ -163,4 +173,4 @@ def _is_utf8(text: str) -> bool:
 
 
 def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    return _INT_TEXT.fullmatch(text) is not None
