@@ -79,6 +79,10 @@ def _open_reader(path: Path) -> tuple[Iterator[FileRecord], bool]:
         return _read_jsonl(path, handle), False
     header = next(csv.reader([handle.readline().decode("utf-8", "replace")]), [])
     columns = [c.strip().lstrip("\ufeff") for c in header]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:  # every row would hold that field twice, as a JSON object with a repeated key
+        handle.close()
+        raise EventFileError(f"{path}: column {twice[0]!r} appears more than once in the header")
     if "status" in columns:
         kind = STATUS_CHANGED
     elif "customer_id" in columns:

@@ -177,6 +177,10 @@ def test_unknown_files_fail_loudly(tmp_path: Path) -> None:
         read_event_files([other])
     with pytest.raises(EventFileError):
         read_event_files([tmp_path / "missing.jsonl"])
+    repeated = tmp_path / UPDATES_FILE
+    repeated.write_text(",".join([*UPDATE_COLUMNS, "occurred_at"]) + "\n", encoding="utf-8")
+    with pytest.raises(EventFileError, match="'occurred_at' appears more than once"):
+        read_event_files([repeated])
 
 
 def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
