@@ -1,4 +1,4 @@
-"""Scenario 9, strict wire contract: values that parse but break the contract (times that
+"""Scenario 10, strict wire contract: values that parse but break the contract (times that
 leave 1970..2199 once in UTC, ``schema_version`` true or 1.0, Unix times, a key twice in
 one object, no ``event_type``, no message key), each sent just before a valid event of
 the same order. On real Kafka with a real worker on PostgreSQL, and through
