@@ -9,25 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from consumer.batch import DecodedBatch, RawMessage, ReceivedEvent, Rejected
-from domain.codec import EventDecodeError, RejectReason, decode_event, encode_event
+from domain.codec import EventDecodeError, decode_with_canonical
 
 
 def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
     """One message: the event it carries, or why it is rejected.
 
     The message key must be the event's ``order_id`` (the topics are keyed by
-    it); a missing key is a ``key_mismatch``.
+    it): no key is a ``missing_key``, another key a ``key_mismatch``. A tombstone
+    (no value) is ``invalid_json``.
     """
     value = message.value if message.value is not None else b""
     try:
-        event = decode_event(value, key=message.key if message.key is not None else b"")
+        event, canonical = decode_with_canonical(value, key=message.key)
     except EventDecodeError as error:
-        if error.reason is RejectReason.KEY_MISMATCH and message.key is None:
-            return Rejected(message, RejectReason.KEY_MISMATCH, "message has no key")
         return Rejected(message, error.reason, error.detail)
     # the canonical JSON of the history row, made here: decoding overlaps the
     # transaction of the batch before
-    return ReceivedEvent(event, message.position, encode_event(event).decode(), message.value)
+    return ReceivedEvent(event, message.position, canonical.decode(), message.value)
 
 
 def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:

@@ -6,16 +6,33 @@ published under ``schemas/`` is generated from them (``sla-pipeline schema``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from domain.lifecycle import CHANGE_STATUSES, OrderStatus
 
 SCHEMA_VERSION: Final = 1
+
+#: Every event time, converted to UTC, must lie in ``[EARLIEST_EVENT_TIME, END_OF_EVENT_TIME)``:
+#: the SLA queries count integer microseconds since 1970, and PostgreSQL's float8 epoch is
+#: exact to the microsecond only up to about 2255, so later (or earlier) times cannot be
+#: stored and reported faithfully on both backends.
+EARLIEST_EVENT_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+END_OF_EVENT_TIME: Final = datetime(2200, 1, 1, tzinfo=UTC)
 
 #: Largest message the consumer accepts; anything bigger is dead-lettered unread.
 MAX_EVENT_BYTES = 16 * 1024
@@ -91,14 +108,34 @@ class ShippingTier(StrEnum):
 ShortText = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00]+$")]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
+_TIME_RANGE = (
+    f"{EARLIEST_EVENT_TIME:%Y-%m-%dT%H:%M:%SZ} (inclusive) to "
+    f"{END_OF_EVENT_TIME:%Y-%m-%dT%H:%M:%SZ} (exclusive)"
+)
+#: An event time: ISO-8601 with an offset, in ``[EARLIEST_EVENT_TIME, END_OF_EVENT_TIME)``
+#: once in UTC (pydantic compares aware times without converting them, so year 1 or
+#: 9999 in any offset is refused, never overflowed). That it was written as text, not
+#: as a Unix time, is checked by ``domain.codec``.
+EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST_EVENT_TIME, lt=END_OF_EVENT_TIME)]
+#: The fields that hold an :data:`EventTime`.
+EVENT_TIME_FIELDS: Final = frozenset({"occurred_at", "promised_delivery_at"})
+#: Exactly the JSON integer 1 (``Literal[1]`` would also take ``true`` and ``1.0``).
+SchemaVersion = Annotated[
+    StrictInt,
+    Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION),
+    WithJsonSchema({"const": 1, "type": "integer"}),
+]
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     event_id: UUID
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     order_id: Identifier
-    occurred_at: AwareDatetime = Field(description="Event time, ISO-8601 with offset.")
+    occurred_at: EventTime = Field(
+        description=f"Event time: ISO-8601 text with offset, in UTC from {_TIME_RANGE}."
+    )
 
 
 class OrderCreated(_Event):
@@ -115,7 +152,10 @@ class OrderCreated(_Event):
     shipping_tier: ShippingTier
     carrier: Identifier
     destination_region: ShortText
-    promised_delivery_at: AwareDatetime | None = None
+    promised_delivery_at: EventTime | None = Field(
+        default=None,
+        description=f"Delivery deadline: ISO-8601 text with offset, in UTC from {_TIME_RANGE}.",
+    )
 
     @field_validator("currency")
     @classmethod

@@ -1,5 +1,9 @@
 """Read event files back: CSV (with ``publish_seq``) and JSON Lines, in publish order.
 
+A row has no message key: its ``order_id`` is its key. A CSV row becomes the JSON
+object of its non-empty cells and is decoded as a message value is, so every row is
+held to the same rules, with the same reasons, as a message on a topic.
+
 Reading never stops at a bad row: every row comes back as a :class:`FileRecord`
 with either an event or the :class:`~domain.codec.EventDecodeError` that
 explains it. The formats are written by :mod:`producer.files` and documented in
@@ -12,6 +16,7 @@ import csv
 import heapq
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,11 @@ from domain.events import ORDER_CREATED, STATUS_CHANGED, Event
 from producer.files import SEQ
 
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
+# ASCII digits only (str.isdigit also takes superscripts, which int() refuses), and few
+# enough that int() never meets its limit on digits; anything else stays text, which
+# validation rejects exactly as it rejects the same JSON string.
+_INT_TEXT = re.compile(r"-?[0-9]{1,30}")
+_SEQ_TEXT = re.compile(r"[0-9]{1,30}")
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
@@ -69,6 +79,10 @@ def _open_reader(path: Path) -> tuple[Iterator[FileRecord], bool]:
         return _read_jsonl(path, handle), False
     header = next(csv.reader([handle.readline().decode("utf-8", "replace")]), [])
     columns = [c.strip().lstrip("\ufeff") for c in header]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:  # every row would hold that field twice, as a JSON object with a repeated key
+        handle.close()
+        raise EventFileError(f"{path}: column {twice[0]!r} appears more than once in the header")
     if "status" in columns:
         kind = STATUS_CHANGED
     elif "customer_id" in columns:
@@ -140,10 +154,10 @@ def _parse_row(
             detail = f"{column}: bytes that are not UTF-8"
             return None, EventDecodeError(RejectReason.NOT_UTF8, detail), seq
         if column == SEQ:
-            if not cell.strip().isdigit():
+            if _SEQ_TEXT.fullmatch(cell.strip()) is None:
                 detail = f"{SEQ}: {cell[:40]!r} is not a non-negative integer"
                 return None, EventDecodeError(RejectReason.INVALID_FIELD, detail), seq
-            seq = int(cell)
+            seq = int(cell.strip())
         elif column in _INTEGER_COLUMNS and _is_int(cell):
             doc[column] = int(cell)
         else:
@@ -163,4 +177,4 @@ def _is_utf8(text: str) -> bool:
 
 
 def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    return _INT_TEXT.fullmatch(text) is not None

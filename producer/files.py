@@ -129,12 +129,16 @@ def write_jsonl(
     return write_jsonl_lines(map(jsonl_line, messages), path, progress)
 
 
+#: Faults of the message key: a file row has no key (its order_id is its key).
+_KEY_FAULTS = frozenset({RejectReason.KEY_MISMATCH, RejectReason.MISSING_KEY})
+
+
 def jsonl_line(message: OutgoingMessage) -> bytes | None:
     """The value if it survives as one JSONL line (its fault is in the value, not the key)."""
     value = message.encoded  # the field, not the property: this runs once per message
     if value is None:
         value = message.value
-    if b"\n" in value or b"\r" in value or message.expected_reason is RejectReason.KEY_MISMATCH:
+    if b"\n" in value or b"\r" in value or message.expected_reason in _KEY_FAULTS:
         return None
     return value
 

@@ -2,7 +2,8 @@
 
 Used by :mod:`producer.faults`. Every function returns a message whose
 ``expected_reason`` is exactly what ``domain.codec.decode_event(value, key=key)``
-raises for it (the unit tests hold this to account).
+raises for it (the unit tests hold this to account). Every decode-time reason is
+made; ``conflicting_duplicate`` is not, as it is judged when applying a valid event.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from producer.simulation import to_ms
 R = RejectReason
 Mangler = Callable[[Event, dict[str, Any], random.Random], tuple[bytes, R]]
 
-#: Fields every event needs (no default): dropping one is a ``missing_field``.
-_REQUIRED = ("event_id", "order_id", "occurred_at")
+#: Fields every event needs: dropping one is a ``missing_field``.
+_REQUIRED = ("event_id", "event_type", "order_id", "occurred_at")
 _REQUIRED_CREATED = (*_REQUIRED, "customer_id", "product_sku", "quantity", "unit_price")
 
 #: (field, bad value) pairs that break one constraint of an ``order-created``.
@@ -35,13 +36,24 @@ _BAD_CREATED_VALUES: tuple[tuple[str, Any], ...] = (
     ("customer_name", "x" * 121),
     ("order_id", "has spaces"),
     ("occurred_at", "2025-01-06T10:00:00"),
+    ("occurred_at", "1736157600"),  # a Unix time, even as text, is not date-time text
+    ("promised_delivery_at", "1736157600"),
     ("event_id", "not-a-uuid"),
 )
 _BAD_CHANGE_VALUES: tuple[tuple[str, Any], ...] = (
     ("occurred_at", "2025-01-06T10:00:00"),
     ("occurred_at", 1736157600),
+    ("occurred_at", "1736157600.5"),
     ("event_id", "not-a-uuid"),
     ("order_id", ""),
+)
+#: ISO-8601 times outside 1970..2199 once in UTC (the first two overflow a conversion).
+_OUT_OF_RANGE_TIMES = (
+    "9999-12-31T23:59:59-12:00",
+    "0001-01-01T00:00:00+14:00",
+    "1969-12-31T23:59:59.999999Z",
+    "2200-01-01T00:00:00Z",
+    "2199-12-31T23:30:00-00:30",
 )
 
 
@@ -68,7 +80,7 @@ def _unknown_type(event: Event, doc: dict[str, Any], rng: random.Random) -> tupl
 
 
 def _schema_version(event: Event, doc: dict[str, Any], rng: random.Random) -> tuple[bytes, R]:
-    doc["schema_version"] = rng.choice([0, 2, 99])
+    doc["schema_version"] = rng.choice([0, 2, 99, True, 1.0, "1"])
     return _dumps(doc), R.UNSUPPORTED_SCHEMA_VERSION
 
 
@@ -91,6 +103,22 @@ def _invalid_field(event: Event, doc: dict[str, Any], rng: random.Random) -> tup
     return _dumps(doc), R.INVALID_FIELD
 
 
+def _time_out_of_range(event: Event, doc: dict[str, Any], rng: random.Random) -> tuple[bytes, R]:
+    name = (
+        "promised_delivery_at"
+        if isinstance(event, OrderCreated) and rng.random() < 0.3
+        else "occurred_at"
+    )
+    doc[name] = rng.choice(_OUT_OF_RANGE_TIMES)
+    return _dumps(doc), R.TIME_OUT_OF_RANGE
+
+
+def _duplicate_key(event: Event, doc: dict[str, Any], rng: random.Random) -> tuple[bytes, R]:
+    name = rng.choice(sorted(doc))
+    again = doc[name] if rng.random() < 0.5 else doc["order_id"]  # same value or another
+    return _dumps(doc)[:-1] + b"," + _dumps({name: again})[1:], R.DUPLICATE_JSON_KEY
+
+
 _MANGLERS: tuple[Mangler, ...] = (
     _invalid_json,
     _not_utf8,
@@ -100,15 +128,19 @@ _MANGLERS: tuple[Mangler, ...] = (
     _missing_field,
     _unknown_status,
     _invalid_field,
+    _time_out_of_range,
+    _duplicate_key,
 )
 
 
 def mangle(event: Event, rng: random.Random) -> OutgoingMessage:
-    """A malformed copy of ``event`` (one of several breakages, or a key mismatch)."""
+    """A malformed copy of ``event`` (one of several breakages, or a wrong or empty key)."""
     key = event.order_id.encode()
-    pick = rng.randrange(len(_MANGLERS) + 1)
+    pick = rng.randrange(len(_MANGLERS) + 2)
     if pick == len(_MANGLERS):  # a valid value under another order's key
         value, reason, key = encode_event(event), R.KEY_MISMATCH, b"WRONG-" + key
+    elif pick == len(_MANGLERS) + 1:  # a valid value with an empty key
+        value, reason, key = encode_event(event), R.MISSING_KEY, b""
     else:
         value, reason = _MANGLERS[pick](event, event_to_json_dict(event), rng)
     return _message(event, key, value, "malformed", reason)

@@ -209,12 +209,12 @@ def test_list_shows_each_letter_with_reason_error_and_source(
             assert letter.reason == expected[letter.source.offset].value
             assert f"from {settings.topic_order_created}[0]@{letter.source.offset}" in line
         else:
-            assert letter.reason == RejectReason.KEY_MISMATCH.value
+            assert letter.reason == RejectReason.MISSING_KEY.value
             assert f"from {settings.topic_status_changed}[0]@0" in line
             assert "message has no key" in line
 
     code, out, _ = sla(settings, "dlq", "list", "--reason", "key_mismatch")
-    assert code == 0 and out.splitlines()[-1] == "2 dead letters shown"
+    assert code == 0 and out.splitlines()[-1] == "1 dead letters shown"
     assert all(" key_mismatch " in line for line in letter_lines(out))
     code, out, _ = sla(settings, "dlq", "list", "--limit", "2")
     assert code == 0 and [line.split()[0] for line in letter_lines(out)] == ["0:0", "0:1"]

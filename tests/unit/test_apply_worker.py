@@ -136,9 +136,9 @@ def test_decode_checks_the_key_and_tracks_next_offsets() -> None:
     assert batch.next_offsets == {("t", 0): 8}
 
 
-def test_a_missing_key_is_a_key_mismatch() -> None:
+def test_a_missing_key_is_its_own_reason() -> None:
     batch = decode_batch([message(0, encode_event(created()), key=None)])
-    assert batch.rejected[0].reason is RejectReason.KEY_MISMATCH
+    assert batch.rejected[0].reason is RejectReason.MISSING_KEY
 
 
 def test_dead_letter_headers_keep_the_original_and_parse_back() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from domain.codec import (
@@ -121,7 +121,9 @@ def test_size_is_checked_before_anything_else() -> None:
         (b"[]", RejectReason.NOT_AN_OBJECT),
         (b"42", RejectReason.NOT_AN_OBJECT),
         (b'{"event_type": "shipment"}', RejectReason.UNKNOWN_EVENT_TYPE),
-        (b"{}", RejectReason.UNKNOWN_EVENT_TYPE),
+        (b'{"event_type": null}', RejectReason.UNKNOWN_EVENT_TYPE),
+        (b"{}", RejectReason.MISSING_FIELD),  # no event_type at all
+        (b'{"not": "an event"}', RejectReason.MISSING_FIELD),
     ],
 )
 def test_unreadable_messages(raw: bytes, reason: RejectReason) -> None:
@@ -131,9 +133,130 @@ def test_unreadable_messages(raw: bytes, reason: RejectReason) -> None:
     assert str(caught.value).startswith(reason.value)
 
 
-def test_key_must_be_the_order_id() -> None:
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (b"ORD-2", RejectReason.KEY_MISMATCH),
+        (None, RejectReason.MISSING_KEY),
+        (b"", RejectReason.MISSING_KEY),
+    ],
+)
+def test_key_must_be_the_order_id(key: bytes | None, reason: RejectReason) -> None:
     raw = encode_event(_created())
     assert decode_event(raw, key=b"ORD-1") == _created()
+    assert decode_event(raw) == _created()  # a keyless source (a file row) is not checked
     with pytest.raises(EventDecodeError) as caught:
-        decode_event(raw, key=b"ORD-2")
-    assert caught.value.reason is RejectReason.KEY_MISMATCH
+        decode_event(raw, key=key)
+    assert caught.value.reason is reason
+
+
+def test_the_value_is_judged_before_the_key() -> None:
+    with pytest.raises(EventDecodeError) as caught:
+        decode_event(b"{not json", key=None)
+    assert caught.value.reason is RejectReason.INVALID_JSON
+
+
+def _reason_of(raw: bytes) -> RejectReason:
+    with pytest.raises(EventDecodeError) as caught:
+        decode_event(raw, key=b"ORD-1")
+    return caught.value.reason
+
+
+def _with(field: str, json_value: str) -> bytes:
+    """The canonical bytes of ``_created()`` with ``field`` set to raw JSON text."""
+    doc = event_to_json_dict(_created())
+    doc[field] = "@"
+    return json.dumps(doc).replace('"@"', json_value).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (encode_event(_created())[:-1] + b',"quantity":1}', RejectReason.DUPLICATE_JSON_KEY),
+        (encode_event(_created())[:-1] + b',"quantity":2}', RejectReason.DUPLICATE_JSON_KEY),
+        (encode_event(_created())[:-1] + b',"qu\\u0061ntity":2}', RejectReason.DUPLICATE_JSON_KEY),
+        (_with("extra", '{"a": 1, "a": 1}'), RejectReason.DUPLICATE_JSON_KEY),
+        (encode_event(_created())[:-1] + b',"quantity":2', RejectReason.INVALID_JSON),
+        (_with("quantity", "NaN"), RejectReason.INVALID_JSON),
+        (_with("unit_price", "Infinity"), RejectReason.INVALID_JSON),
+        (_with("unit_price", "-Infinity"), RejectReason.INVALID_JSON),
+        (_with("quantity", "9" * 4300), RejectReason.INVALID_FIELD),
+        # past 4300 digits pydantic's parser refuses a number as JSON it cannot hold
+        (_with("quantity", "9" * 5000), RejectReason.INVALID_JSON),
+        (_with("quantity", "1" + "0" * 4000 + ".5e-3"), RejectReason.INVALID_FIELD),
+        (_with("unit_price", "1e99999"), RejectReason.INVALID_FIELD),
+        (_with("schema_version", "1" * 4000), RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+        (_with("schema_version", "true"), RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+        (_with("schema_version", "1.0"), RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+        (_with("occurred_at", "9" * 4000), RejectReason.INVALID_FIELD),
+        (_with("occurred_at", "1736157600"), RejectReason.INVALID_FIELD),
+        (_with("occurred_at", '"1736157600"'), RejectReason.INVALID_FIELD),
+        (_with("occurred_at", '"-1"'), RejectReason.INVALID_FIELD),  # a Unix time, not a range
+        (_with("promised_delivery_at", '"1736157600"'), RejectReason.INVALID_FIELD),
+        (_with("occurred_at", '"9999-12-31T23:59:59-12:00"'), RejectReason.TIME_OUT_OF_RANGE),
+        (_with("occurred_at", '"0001-01-01T00:00:00+14:00"'), RejectReason.TIME_OUT_OF_RANGE),
+        (_with("promised_delivery_at", '"2200-01-01T00:00:00Z"'), RejectReason.TIME_OUT_OF_RANGE),
+        (_with("extra", "[" * 3000 + "]" * 3000), RejectReason.INVALID_JSON),
+        (_with("customer_name", '"\\udc80"'), RejectReason.INVALID_JSON),  # lone surrogate
+        (_with("customer_name", '"\\ud800\\udc00"'), None),  # a valid pair is a character
+    ],
+)
+def test_odd_json_is_classified(raw: bytes, reason: RejectReason | None) -> None:
+    if reason is None:
+        assert decode_event(raw, key=b"ORD-1").order_id == "ORD-1"
+    else:
+        assert _reason_of(raw) is reason
+
+
+def _utc_microseconds(moment: datetime) -> int:
+    """Microseconds since 1970 in UTC, by plain arithmetic (no datetime conversion)."""
+    naive = moment.replace(tzinfo=None)
+    offset = moment.utcoffset()
+    assert offset is not None
+    return (naive - datetime(1970, 1, 1)) // timedelta(microseconds=1) - offset // timedelta(
+        microseconds=1
+    )
+
+
+# 230 years from 1970, 56 of them leap years (2000 is one, 2100 is not)
+END_MICROSECONDS = (230 * 365 + 56) * 86_400 * 10**6
+any_offset = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
+near_bounds = st.sampled_from(
+    [datetime(1969, 12, 31), datetime(1970, 1, 1), datetime(2199, 12, 31)]
+)
+any_moment = st.builds(
+    lambda dt, tz: dt.replace(tzinfo=tz),
+    st.datetimes()
+    | near_bounds.flatmap(lambda d: st.datetimes(d - timedelta(days=1), d + timedelta(days=2))),
+    any_offset,
+)
+
+
+@given(any_moment, st.booleans())
+@example(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12))), False)
+@example(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), True)
+@example(datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), False)
+@example(datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), True)
+@example(datetime(1970, 1, 1, tzinfo=UTC), False)
+@example(datetime(2200, 1, 1, tzinfo=UTC), True)
+@settings(max_examples=300, deadline=None)
+def test_any_event_time_is_accepted_in_range_or_rejected_as_out_of_range(
+    moment: datetime, as_promise: bool
+) -> None:
+    doc = event_to_json_dict(_created())
+    if as_promise:  # the earliest creation time, so any promise in range is after it
+        doc["occurred_at"] = "1970-01-01T00:00:00Z"
+        doc["promised_delivery_at"] = moment.isoformat()
+    else:
+        doc["occurred_at"] = moment.isoformat()
+    in_range = 0 <= _utc_microseconds(moment) < END_MICROSECONDS
+    for decode in (lambda: decode_event(json.dumps(doc).encode()), lambda: decode_payload(doc)):
+        try:
+            event = decode()
+        except EventDecodeError as error:
+            assert error.reason is RejectReason.TIME_OUT_OF_RANGE, error
+            assert not in_range
+        else:
+            assert in_range
+            assert isinstance(event, OrderCreated)
+            assert (event.promised_delivery_at if as_promise else event.occurred_at) == moment

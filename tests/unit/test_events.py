@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.codec import EventDecodeError, RejectReason, decode_payload, event_to_json_dict
-from domain.events import CURRENCIES, OrderCreated, StatusChanged, event_status
+from domain.events import (
+    CURRENCIES,
+    EARLIEST_EVENT_TIME,
+    END_OF_EVENT_TIME,
+    OrderCreated,
+    StatusChanged,
+    event_status,
+)
 from domain.lifecycle import OrderStatus
 from tests.unit.test_codec import _created
 
@@ -54,7 +62,25 @@ def _reason(doc: dict[str, Any]) -> RejectReason:
         ("order_id", "a" * 65, R.INVALID_FIELD),
         ("order_id", "has space", R.INVALID_FIELD),
         ("event_id", "not-a-uuid", R.INVALID_FIELD),
+        ("occurred_at", "1736157600", R.INVALID_FIELD),  # a Unix time, even as text
+        ("occurred_at", 1736157600, R.INVALID_FIELD),
+        ("occurred_at", "1736157600.5", R.INVALID_FIELD),
+        ("occurred_at", "-1", R.INVALID_FIELD),
+        ("promised_delivery_at", "1736762400", R.INVALID_FIELD),
+        ("promised_delivery_at", 1736762400, R.INVALID_FIELD),
+        ("occurred_at", "9999-12-31T23:59:59-12:00", R.TIME_OUT_OF_RANGE),
+        ("occurred_at", "0001-01-01T00:00:00+14:00", R.TIME_OUT_OF_RANGE),
+        ("occurred_at", "1969-12-31T23:59:59.999999Z", R.TIME_OUT_OF_RANGE),
+        ("occurred_at", "1970-01-01T00:59:59+01:00", R.TIME_OUT_OF_RANGE),
+        ("promised_delivery_at", "2200-01-01T00:00:00Z", R.TIME_OUT_OF_RANGE),
+        ("promised_delivery_at", "2199-12-31T23:59:59-00:01", R.TIME_OUT_OF_RANGE),
+        ("promised_delivery_at", "9999-12-31T23:59:59-12:00", R.TIME_OUT_OF_RANGE),
         ("schema_version", 2, R.UNSUPPORTED_SCHEMA_VERSION),
+        ("schema_version", True, R.UNSUPPORTED_SCHEMA_VERSION),
+        ("schema_version", 1.0, R.UNSUPPORTED_SCHEMA_VERSION),
+        ("schema_version", "1", R.UNSUPPORTED_SCHEMA_VERSION),
+        ("schema_version", None, R.UNSUPPORTED_SCHEMA_VERSION),
+        ("event_type", None, R.UNKNOWN_EVENT_TYPE),
         ("event_type", "order-updated", R.UNKNOWN_EVENT_TYPE),
         ("surprise", "extra field", R.INVALID_FIELD),
     ],
@@ -64,7 +90,8 @@ def test_order_created_constraints(field: str, value: Any, reason: RejectReason)
 
 
 @pytest.mark.parametrize(
-    "field", ["event_id", "order_id", "occurred_at", "customer_id", "quantity", "carrier"]
+    "field",
+    ["event_id", "event_type", "order_id", "occurred_at", "customer_id", "quantity", "carrier"],
 )
 def test_missing_fields(field: str) -> None:
     doc = _created_doc()
@@ -108,3 +135,22 @@ def test_event_status() -> None:
     change = decode_payload(_change_doc())
     assert isinstance(change, StatusChanged)
     assert event_status(change) is OrderStatus.SHIPPED
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1970-01-01T00:00:00Z", "1970-01-01T01:00:00+01:00", "2199-12-31T23:59:59.999999Z"],
+)
+def test_times_at_the_edges_of_the_range_are_accepted(value: str) -> None:
+    doc = {**_change_doc(), "occurred_at": value}
+    assert decode_payload(doc).occurred_at == datetime.fromisoformat(value)
+
+
+def test_the_range_is_1970_to_2200_in_utc() -> None:
+    assert (
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2200, 1, 1, tzinfo=UTC),
+    ) == (EARLIEST_EVENT_TIME, END_OF_EVENT_TIME)
+    event = _created()
+    with pytest.raises(ValueError):  # the model itself refuses, not only the codec
+        OrderCreated(**{**event.model_dump(), "occurred_at": datetime(2200, 1, 1, tzinfo=UTC)})

@@ -146,7 +146,8 @@ def test_jsonl_round_trip_keeps_malformed_lines(tmp_path: Path) -> None:
         else:
             assert record.error is not None and record.error.reason is message.expected_reason
     assert summary.skipped == len(messages) - len(kept)
-    assert summary.skipped == sum(m.expected_reason is RejectReason.KEY_MISMATCH for m in messages)
+    key_faults = {RejectReason.KEY_MISMATCH, RejectReason.MISSING_KEY}  # a file row has no key
+    assert summary.skipped == sum(m.expected_reason in key_faults for m in messages)
 
 
 def test_bad_rows_are_reported_with_line_and_reading_goes_on(tmp_path: Path) -> None:
@@ -176,6 +177,10 @@ def test_unknown_files_fail_loudly(tmp_path: Path) -> None:
         read_event_files([other])
     with pytest.raises(EventFileError):
         read_event_files([tmp_path / "missing.jsonl"])
+    repeated = tmp_path / UPDATES_FILE
+    repeated.write_text(",".join([*UPDATE_COLUMNS, "occurred_at"]) + "\n", encoding="utf-8")
+    with pytest.raises(EventFileError, match="'occurred_at' appears more than once"):
+        read_event_files([repeated])
 
 
 def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
@@ -214,3 +219,39 @@ def test_a_run_without_a_seed_says_which_seed_repeats_it(tmp_path: Path) -> None
     _generate(tmp_path / "b", "--orders", "5", "--seed", seed)
     assert _order_ids(tmp_path / "b") == _order_ids(tmp_path / "a")
     assert all(oid.startswith(f"ORD-{seed}-") for oid in _order_ids(tmp_path / "a"))
+
+
+#: (column, CSV cell, reason): the contract holds for a CSV cell as for a JSON value.
+HOSTILE_CELLS = [
+    ("occurred_at", "9999-12-31T23:59:59-12:00", RejectReason.TIME_OUT_OF_RANGE),
+    ("occurred_at", "0001-01-01T00:00:00+14:00", RejectReason.TIME_OUT_OF_RANGE),
+    ("occurred_at", "1969-12-31T23:59:59.999999Z", RejectReason.TIME_OUT_OF_RANGE),
+    ("occurred_at", "1736157600", RejectReason.INVALID_FIELD),
+    ("schema_version", "true", RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+    ("schema_version", "1.0", RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+    ("schema_version", "\u00b2", RejectReason.UNSUPPORTED_SCHEMA_VERSION),  # isdigit, not int
+    ("schema_version", "9" * 5000, RejectReason.UNSUPPORTED_SCHEMA_VERSION),
+    (SEQ, "\u00b2", RejectReason.INVALID_FIELD),
+]
+
+
+def test_csv_cells_meet_the_wire_contract_and_reading_goes_on(tmp_path: Path) -> None:
+    changes = [
+        e for e in simulate(SimulationConfig(orders=12, seed=3)) if e.event_type != ORDER_CREATED
+    ]
+    rows = [
+        {SEQ: str(n), **{k: str(v) for k, v in event_to_json_dict(e).items()}}
+        for n, e in enumerate(changes[: 2 * len(HOSTILE_CELLS)], start=1)
+    ]
+    for row, (column, cell, _reason) in zip(rows[::2], HOSTILE_CELLS, strict=True):
+        row[column] = cell
+    path = tmp_path / UPDATES_FILE
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, UPDATE_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    records = list(read_event_files([path]))
+    assert [r.error.reason if r.error else None for r in records[::2]] == [
+        reason for _column, _cell, reason in HOSTILE_CELLS
+    ]
+    assert [r.event for r in records[1::2]] == changes[1 : 2 * len(HOSTILE_CELLS) : 2]
