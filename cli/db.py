@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import click
 
-from cli.common import fail, get_settings
+from cli.common import describe_infrastructure_error, fail, get_settings
 from consumer.errors import InfrastructureError
 from domain.codec import EventDecodeError
 from infra import bootstrap
@@ -20,7 +20,7 @@ def _database() -> Iterator[None]:
     try:
         yield
     except InfrastructureError as error:
-        fail(str(error))
+        fail(describe_infrastructure_error(error, get_settings(click.get_current_context())))
     except EventDecodeError as error:
         fail(f"order_history holds a payload that is not a valid event: {error}")
 

@@ -6,18 +6,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from confluent_kafka import KafkaException
 
 from cli.common import fail, get_settings
 from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
 from domain.codec import RejectReason
+from infra.kafka.admin import ClusterUnreachable, check_cluster
 from infra.kafka.dead_letters import read_dead_letters, redrive
+from infra.settings import Settings
 
 _REASONS = tuple(reason.value for reason in RejectReason)
 
 
 @contextmanager
-def _broker() -> Iterator[None]:
+def _broker(settings: Settings) -> Iterator[None]:
+    """Fail in seconds, naming the address, when no broker answers (the reads below
+    would wait their whole timeout first); then turn broker errors into one line."""
+    try:
+        check_cluster(settings.kafka_client_config())
+    except ClusterUnreachable as error:
+        fail(str(error))
+    except KafkaException as error:
+        fail(f"invalid Kafka configuration: {error.args[0]}")
     try:
         yield
     except InfrastructureError as error:
@@ -56,7 +67,7 @@ def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
     _check_reason(reason)
     settings = get_settings(ctx)
     shown = 0
-    with _broker():
+    with _broker(settings):
         for letter in _select(
             read_dead_letters(settings.kafka_client_config(), settings.topic_dlq), reason
         ):
@@ -115,7 +126,7 @@ def redrive_command(
     _check_reason(reason)
     positions = _parse_offsets(offsets)
     settings = get_settings(ctx)
-    with _broker():
+    with _broker(settings):
         letters = [
             letter
             for letter in _select(

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import fail, get_settings
+from cli.common import describe_database_error, fail, get_settings
 from infra.db.engine import make_engine
 from infra.reporting.aggregate_sql import DIMENSIONS
 from infra.reporting.queries import build_report
@@ -98,11 +98,7 @@ def report_command(
     try:
         report = build_report(engine, instant, breakdowns, at_risk_limit=limit, histogram=True)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-        fail(
-            f"cannot compute the report from {settings.masked_database_url()}: {reason}"
-            " (has `sla-pipeline db upgrade` been run?)"
-        )
+        fail(describe_database_error(exc, settings.masked_database_url(), "compute the report"))
     finally:
         engine.dispose()
     if fmt == "table":
