@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from confluent_kafka import KafkaException
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.common import fail, get_settings
+from cli.progress import progress
 from infra.kafka.producer import (
     BrokerUnreachable,
     DeliveryCounter,
@@ -21,7 +20,7 @@ from infra.kafka.producer import (
     ensure_reachable,
 )
 from producer.faults import RATE_NAMES, RATE_SUBJECTS, FaultConfig
-from producer.file_reader import EventFileError, FileRecord
+from producer.file_reader import EventFileError, FileRecord, count_rows
 from producer.files import write_csv_events, write_jsonl_lines
 from producer.publish import (
     PublishResult,
@@ -38,6 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 JSONL_FILE = "events.jsonl"
 #: Below about this many events a progress bar is noise.
 PROGRESS_MIN = 10_000
+#: Orders simulated up front to estimate a run's events (its progress total).
+PROGRESS_SAMPLE_ORDERS = 200
 _MAX_REJECT_LINES = 20
 #: How long a command waits for the cluster's first answer before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -110,15 +111,14 @@ def _faults(rates: dict[str, float]) -> FaultConfig:
         fail(str(exc))
 
 
-@contextmanager
-def progress_bar(description: str, large: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar (messages so far) on stderr, only on a terminal and for large jobs."""
-    console = Console(stderr=True)
-    shown = console.is_terminal and large
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=not shown) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done: bar.update(task, completed=done)
+def _estimated_events(config: SimulationConfig, faults: FaultConfig) -> int | None:
+    """About how many events ``config`` makes (a progress total), from a small sample of
+    the same simulation; ``None`` for an endless one."""
+    if config.orders is None:
+        return None
+    sample = replace(config, orders=min(config.orders, PROGRESS_SAMPLE_ORDERS))
+    events = sum(1 for _ in planned_events(sample, faults))
+    return round(events * config.orders / max(sample.orders or 1, 1))
 
 
 @click.command("generate")
@@ -153,7 +153,8 @@ def generate_command(
     config = _simulation(orders, seed, start, orders_per_hour)
     faults = _faults(rates)
     try:
-        with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
+        total = _estimated_events(config, faults)
+        with progress("generate", total, "events", bar=(total or 0) >= PROGRESS_MIN) as advance:
             if file_format == "csv":
                 # CSV rows come from the events: wire bytes would be encoded for nothing
                 summary = write_csv_events(planned_events(config, faults), out, advance)
@@ -234,9 +235,10 @@ def produce_command(
     if (orders is None) == (duration is None):
         fail("give exactly one of --orders N or --duration SECONDS")
     config = _simulation(orders, seed, start, orders_per_hour)
-    messages = planned_messages(config, _faults(rates))
+    faults = _faults(rates)
+    messages = planned_messages(config, faults)
     producer, counter, topics = _producer(ctx)
-    with progress_bar("publishing") as advance:
+    with progress("produce", _estimated_events(config, faults), "messages") as advance:
         result = publish(
             messages, producer, counter, topics, rate=rate, duration_s=duration, progress=advance
         )
@@ -285,7 +287,10 @@ def replay_command(
             click.echo(f"{record.path}:{record.line}: rejected: {record.error}", err=True)
 
     try:
-        with RejectSink(rejects) as sink, progress_bar("replaying") as advance:
+        with (
+            RejectSink(rejects) as sink,
+            progress("replay", count_rows(files), "rows") as advance,
+        ):
             result = replay(
                 files, producer, counter, topics, sink,
                 speed=speed, progress=advance, on_reject=report,

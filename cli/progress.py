@@ -44,6 +44,8 @@ class _RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.elapsed:  # rich forgets its sampled speed once finished
+            speed = task.completed / task.elapsed
         return Text("" if speed is None else f"{speed:,.0f} {self._unit}/s")
 
 
@@ -96,7 +98,8 @@ def progress(
     """Yields ``advance(done)`` (``done``: items so far, not an increment).
 
     On a terminal a bar (unless ``bar`` is false: small jobs); otherwise a log line
-    every ``interval_s``. ``total=None`` when the total is not known.
+    every ``interval_s``. ``total=None`` when the total is not known; a total that is
+    an estimate is corrected to the final count when the job ends.
     """
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -107,11 +110,16 @@ def progress(
     columns += [TimeRemainingColumn() if total else TimeElapsedColumn()]
     with Progress(*columns, console=console, disable=not bar) as shown:
         task = shown.add_task(what, total=total)
+        last = 0
 
         def advance(done: int) -> None:
+            nonlocal last
+            last = done
             # a total counted cheaply may be an estimate: never show more than 100%
             if total is not None and done > total:
                 shown.update(task, total=done)
             shown.update(task, completed=done)
 
         yield advance
+        if total is not None:  # the estimate met the real count: end at 100%
+            shown.update(task, total=last, completed=last)
