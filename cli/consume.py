@@ -81,6 +81,11 @@ def consume_command(
 
     SIGTERM or Ctrl-C finishes the batch in hand, commits and leaves the group.
     Scale out by starting more workers with the same group.
+
+    \b
+    Example:
+      sla-pipeline consume --metrics-port 9108
+      sla-pipeline consume --until-idle 10
     """
     updates = {"batch_size": batch_size, "batch_wait_s": batch_wait, "consumer_group": group}
     settings = get_settings(ctx).model_copy(update={k: v for k, v in updates.items() if v})
@@ -266,12 +271,26 @@ def _echo_report(report: IngestReport) -> None:
 
 
 @click.command("demo")
-@click.option("--orders", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--orders",
+    type=click.IntRange(1, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="How many orders to simulate.",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same run)."
+)
 @click.pass_context
 def demo_command(ctx: click.Context, orders: int, seed: int) -> None:
     """Simulate orders with every fault on, ingest into the database (SQLite by
-    default, ./sla.db) with no broker, and print a short SLA summary."""
+    default, ./sla.db) with no broker, and print a short SLA summary.
+
+    \b
+    Example:
+      sla-pipeline demo --orders 5000 --seed 1
+      sla-pipeline report
+    """
     from cli.demo import fault_config, print_summary
     from producer.faults import inject_faults
     from producer.simulation import SimulationConfig, simulate

@@ -37,7 +37,12 @@ def _broker(settings: Settings) -> Iterator[None]:
 
 @click.group("dlq")
 def dlq_group() -> None:
-    """Inspect and redrive the dead-letter topic."""
+    """Inspect and redrive the dead-letter topic.
+
+    \b
+    Example:
+      sla-pipeline dlq list --reason invalid_json
+    """
 
 
 def _check_reason(reason: str | None) -> None:
@@ -59,11 +64,25 @@ def _one_line(text: str) -> str:
 
 
 @dlq_group.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Show at most this many letters.",
+)
 @click.option("--reason", help="Only letters with this dlq.reason code.")
 @click.pass_context
 def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
-    """Show dead letters from the beginning (reads with a throwaway group; commits nothing)."""
+    """Show dead letters from the beginning (reads with a throwaway group; commits nothing).
+
+    Each line: PARTITION:OFFSET, reason code, source topic[partition]@offset,
+    the error and the start of the original value.
+
+    \b
+    Example:
+      sla-pipeline dlq list --limit 20 --reason invalid_json
+    """
     _check_reason(reason)
     settings = get_settings(ctx)
     shown = 0
@@ -120,6 +139,11 @@ def redrive_command(
     Choose with exactly one of --reason, --offsets (DLQ positions as shown by
     dlq list) or --all. Nothing is published when a chosen position is not
     on the topic, or a chosen letter has no source headers or source topic.
+
+    \b
+    Example:
+      sla-pipeline dlq redrive --offsets 0:12,0:15 --dry-run
+      sla-pipeline dlq redrive --reason missing_field
     """
     if sum((reason is not None, bool(offsets), everything)) != 1:
         fail("choose letters with exactly one of --reason, --offsets or --all")

@@ -42,6 +42,12 @@ def cli(
 
     Events flow producer -> Kafka -> consumer -> PostgreSQL/SQLite; reports
     read the database. Every option can also be set with an SLA_ variable.
+    Run `sla-pipeline COMMAND --help` for each command.
+
+    \b
+    Example:
+      sla-pipeline demo
+      sla-pipeline report --by carrier
     """
     overrides: dict[str, object] = {
         "database_url": database_url,

@@ -64,7 +64,8 @@ def simulation_options(func: F) -> F:
         "--start",
         default=None,
         metavar="ISO-8601|now",
-        help=f"Event time of the first order, with offset [default {DEFAULT_START.isoformat()}].",
+        show_default=DEFAULT_START.isoformat(),
+        help="Event time of the first order, with offset.",
     )(func)
     func = click.option(
         "--orders-per-hour",
@@ -149,7 +150,13 @@ def generate_command(
     file_format: str,
     **rates: float,
 ) -> None:
-    """Simulate orders and write their events to files (same seed, same bytes)."""
+    """Simulate orders and write their events to files (same seed, same bytes).
+
+    \b
+    Example:
+      sla-pipeline generate --orders 10000 --out data
+      sla-pipeline generate --orders 500 --format jsonl --duplicate-rate 0.05
+    """
     config = _simulation(orders, seed, start, orders_per_hour)
     faults = _faults(rates)
     try:
@@ -212,7 +219,8 @@ def _exit_if_failed(result: PublishResult, counter: DeliveryCounter) -> None:
     type=click.FloatRange(0.0, min_open=True),
     default=None,
     metavar="EVENTS_PER_S",
-    help="At most this many messages per second [default: as fast as possible].",
+    show_default="as fast as possible",
+    help="At most this many messages per second.",
 )
 @simulation_options
 @fault_options
@@ -231,6 +239,11 @@ def produce_command(
     """Publish simulated events live, keyed by order id, timestamped with event time.
 
     Exits non-zero if any message was not delivered.
+
+    \b
+    Example:
+      sla-pipeline produce --orders 1000 --rate 500
+      sla-pipeline produce --duration 60 --start now
     """
     if (orders is None) == (duration is None):
         fail("give exactly one of --orders N or --duration SECONDS")
@@ -260,7 +273,8 @@ def produce_command(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected rows here [default: <file>.rejects next to each file].",
+    show_default="<file>.rejects next to each file",
+    help="Write rejected rows here.",
 )
 @click.pass_context
 def replay_command(
@@ -274,6 +288,11 @@ def replay_command(
 
     Rows that are not valid events are not sent: each is reported with file and
     line and written to a rejects file. Exits non-zero if a delivery failed.
+
+    \b
+    Example:
+      sla-pipeline replay data/orders_new.csv data/logistics_updates.csv
+      sla-pipeline replay --speed 3600 events.jsonl
     """
     if speed is not None and max_speed:
         fail("give --speed or --max-speed, not both")

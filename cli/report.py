@@ -59,7 +59,14 @@ def parse_by(values: tuple[str, ...]) -> list[tuple[str, ...]]:
     metavar="DIM[,DIM]",
     help="Breakdown by day, carrier, region or tier; repeat for several, comma to combine.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal; json or csv for tools; html for a page with charts.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -85,6 +92,11 @@ def report_command(
 
     Reads the database (run `sla-pipeline db upgrade` first). Times are UTC;
     see docs/sla.md for definitions and the JSON/CSV shapes.
+
+    \b
+    Example:
+      sla-pipeline report --by carrier --by region,tier
+      sla-pipeline report --as-of 2025-01-20T00:00:00Z --format html --out sla.html
     """
     settings = get_settings(ctx)
     instant = parse_as_of(as_of)
