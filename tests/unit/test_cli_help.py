@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 
 import click
 
 from cli.main import cli
+from tests.unit.test_cli_errors import SLA_PIPELINE
 
 
 def walk(
@@ -61,3 +64,32 @@ def test_every_option_has_help_and_defaults_are_shown_one_way() -> None:
                 hand_written_default.append(f"{path} {param.opts[0]}")
     assert silent == []
     assert hand_written_default == []  # click's show_default writes "[default: ...]"
+
+
+def complete(*words: str) -> list[str]:
+    """What bash completion offers after ``words`` (the last one being typed)."""
+    env = {
+        **os.environ,
+        "_SLA_PIPELINE_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(["sla-pipeline", *words]),
+        "COMP_CWORD": str(len(words)),
+    }
+    done = subprocess.run(
+        [*SLA_PIPELINE], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+
+
+def test_shell_completion_as_the_readme_sets_it_up() -> None:
+    source = subprocess.run(
+        SLA_PIPELINE,
+        env={**os.environ, "_SLA_PIPELINE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "complete " in source and "_sla_pipeline_completion" in source
+    assert complete("to") == ["topics"]
+    assert complete("topics", "create", "--pa") == ["--partitions"]
+    assert complete("report", "--format", "") == ["table", "json", "csv", "html"]
