@@ -17,7 +17,7 @@ COMMAND_MODULES: dict[str, str] = {
     "replay": "cli.produce",
     "topics": "cli.topics",
     "consume": "cli.consume",
-    "ingest": "cli.consume",
+    "ingest": "cli.ingest",
     "demo": "cli.consume",
     "dlq": "cli.consume",
     "db": "cli.db",
