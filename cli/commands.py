@@ -17,13 +17,50 @@ COMMAND_MODULES: dict[str, str] = {
     "replay": "cli.produce",
     "topics": "cli.topics",
     "consume": "cli.consume",
-    "ingest": "cli.consume",
+    "ingest": "cli.ingest",
     "demo": "cli.consume",
     "dlq": "cli.consume",
     "db": "cli.db",
     "report": "cli.report",
     "schema": "cli.schema",
 }
+
+
+#: settings only commands that talk to Kafka read
+KAFKA_SETTINGS = frozenset(
+    {
+        "kafka_bootstrap_servers",
+        "kafka_config",
+        "topic_order_created",
+        "topic_status_changed",
+        "topic_dlq",
+        "consumer_group",
+        "batch_wait_s",
+    }
+)
+#: subcommand -> the settings it reads (beyond logging); an invalid setting it does not
+#: read is ignored with a warning instead of stopping it
+SETTINGS_USED: dict[str, frozenset[str]] = {
+    "generate": frozenset(),
+    "produce": KAFKA_SETTINGS,
+    "replay": KAFKA_SETTINGS,
+    "topics": KAFKA_SETTINGS,
+    "consume": KAFKA_SETTINGS | {"database_url", "batch_size"},
+    "ingest": frozenset({"database_url", "batch_size"}),
+    "demo": frozenset({"database_url", "batch_size"}),
+    "dlq": KAFKA_SETTINGS,
+    "db": frozenset({"database_url"}),
+    "report": frozenset({"database_url"}),
+    "schema": frozenset(),
+}
+_OPTIONAL = KAFKA_SETTINGS | {"database_url", "batch_size"}
+
+
+def unused_settings(name: str | None) -> frozenset[str]:
+    """Settings that subcommand ``name`` never reads (none for an unknown name)."""
+    if name not in SETTINGS_USED:
+        return frozenset()
+    return _OPTIONAL - SETTINGS_USED[name]
 
 
 def load_command(name: str) -> click.Command:

@@ -1,19 +1,17 @@
-"""Consumer commands: the worker, local ingest, the demo and the dead-letter topic."""
+"""Consumer commands: the worker, the demo and the dead-letter topic (ingest: ``cli.ingest``)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
-from cli.common import fail, get_settings
+from cli.common import describe_infrastructure_error, fail, get_settings
 from cli.dlq import dlq_group
-from consumer.embedded import IngestReport, RejectedRow, from_messages, from_records, ingest_events
+from consumer.embedded import IngestReport, from_messages, ingest_events
 from consumer.errors import InfrastructureError
 from consumer.metrics import ConsumerMetrics
 from consumer.shutdown import StopFlag
@@ -28,7 +26,7 @@ def _infrastructure() -> Iterator[None]:
     try:
         yield
     except InfrastructureError as error:
-        fail(str(error))
+        fail(describe_infrastructure_error(error, get_settings(click.get_current_context())))
 
 
 @click.command("consume")
@@ -87,6 +85,11 @@ def consume_command(
 
     SIGTERM or Ctrl-C finishes the batch in hand, commits and leaves the group.
     Scale out by starting more workers with the same group.
+
+    \b
+    Example:
+      sla-pipeline consume --metrics-port 9108
+      sla-pipeline consume --until-idle 10
     """
     updates = {
         "batch_size": batch_size,
@@ -130,60 +133,6 @@ def consume_command(
         fail(f"{summary.stopped_by}; check the bootstrap servers and that the topics exist")
 
 
-@click.command("ingest")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option(
-    "--rejects",
-    "rejects_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("rejects.jsonl"),
-    show_default=True,
-    help="Where invalid rows are written (JSONL).",
-)
-@click.option("--batch-size", type=click.IntRange(1, 100_000), help="Events per transaction.")
-@click.pass_context
-def ingest_command(
-    ctx: click.Context, files: tuple[Path, ...], rejects_path: Path, batch_size: int | None
-) -> None:
-    """Apply CSV or JSONL event files to the database, with no broker.
-
-    Invalid rows are counted, reported as file:line and written to --rejects.
-    """
-    from producer.file_reader import read_event_files
-
-    settings = get_settings(ctx)
-    with _infrastructure(), rejects_path.open("w", encoding="utf-8") as rejects:
-        engine = bootstrap.migrated_engine(settings)
-
-        def on_reject(row: RejectedRow) -> None:
-            click.echo(f"{row.where}: rejected ({row.reason.value}): {row.detail}", err=True)
-            rejects.write(_reject_json(row) + "\n")
-
-        report = ingest_events(
-            from_records(read_event_files(list(files))),
-            bootstrap.unit_of_work_factory(engine),
-            batch_size=batch_size or settings.batch_size,
-            on_reject=on_reject,
-        )
-        engine.dispose()
-    _echo_report(report)
-    if report.rejected_total:
-        click.echo(f"{report.rejected_total} rejected rows written to {rejects_path}")
-
-
-def _reject_json(row: RejectedRow) -> str:
-    return json.dumps(
-        {
-            "where": row.where,
-            "reason": row.reason.value,
-            "error": row.detail,
-            "raw": row.raw.decode("utf-8", "replace"),
-        }
-    )
-
-
 def _echo_report(report: IngestReport) -> None:
     """What the run read and rejected, then the database's final state (read after the run).
 
@@ -210,12 +159,26 @@ def _echo_report(report: IngestReport) -> None:
 
 
 @click.command("demo")
-@click.option("--orders", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--orders",
+    type=click.IntRange(1, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="How many orders to simulate.",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same run)."
+)
 @click.pass_context
 def demo_command(ctx: click.Context, orders: int, seed: int) -> None:
     """Simulate orders with every fault on, ingest into the database (SQLite by
-    default, ./sla.db) with no broker, and print a short SLA summary."""
+    default, ./sla.db) with no broker, and print a short SLA summary.
+
+    \b
+    Example:
+      sla-pipeline demo --orders 5000 --seed 1
+      sla-pipeline report
+    """
     from cli.demo import fault_config, print_summary
     from producer.faults import inject_faults
     from producer.simulation import SimulationConfig, simulate
@@ -240,4 +203,4 @@ def demo_command(ctx: click.Context, orders: int, seed: int) -> None:
         engine.dispose()
 
 
-COMMANDS: list[click.Command] = [consume_command, ingest_command, demo_command, dlq_group]
+COMMANDS: list[click.Command] = [consume_command, demo_command, dlq_group]

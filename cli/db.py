@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import click
 
-from cli.common import fail, get_settings
+from cli.common import describe_infrastructure_error, fail, get_settings
 from consumer.errors import InfrastructureError
 from domain.codec import EventDecodeError
 from infra import bootstrap
@@ -20,21 +20,37 @@ def _database() -> Iterator[None]:
     try:
         yield
     except InfrastructureError as error:
-        fail(str(error))
+        fail(describe_infrastructure_error(error, get_settings(click.get_current_context())))
     except EventDecodeError as error:
         fail(f"order_history holds a payload that is not a valid event: {error}")
 
 
 @click.group("db")
 def db_group() -> None:
-    """Migrate the database, rebuild sales from history, verify."""
+    """Migrate the database, rebuild sales from history, verify.
+
+    \b
+    Example:
+      sla-pipeline db upgrade
+      sla-pipeline db verify
+    """
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option(
+    "--revision",
+    default="head",
+    show_default=True,
+    help="Migration revision to upgrade to (head: the newest).",
+)
 @click.pass_context
 def upgrade_command(ctx: click.Context, revision: str) -> None:
-    """Apply the packaged migrations (PostgreSQL or SQLite)."""
+    """Apply the packaged migrations (PostgreSQL or SQLite); safe to run again.
+
+    \b
+    Example:
+      SLA_DATABASE_URL=postgresql+psycopg://sla:pw@localhost/sla sla-pipeline db upgrade
+    """
     settings = get_settings(ctx)
     with _database():
         engine = bootstrap.database_engine(settings)
@@ -50,7 +66,12 @@ def upgrade_command(ctx: click.Context, revision: str) -> None:
 @db_group.command("rebuild-sales")
 @click.pass_context
 def rebuild_command(ctx: click.Context) -> None:
-    """Recompute sales (and legality flags) from order_history alone, in one transaction."""
+    """Recompute sales (and legality flags) from order_history alone, in one transaction.
+
+    \b
+    Example:
+      sla-pipeline db rebuild-sales
+    """
     with _database():
         engine = bootstrap.migrated_engine(get_settings(ctx))
         orders = rebuild_sales(engine)
@@ -68,7 +89,12 @@ def rebuild_command(ctx: click.Context) -> None:
 )
 @click.pass_context
 def verify_command(ctx: click.Context, limit: int) -> None:
-    """Compare a rebuild from order_history with the live tables; exit 1 on any difference."""
+    """Compare a rebuild from order_history with the live tables; exit 1 on any difference.
+
+    \b
+    Example:
+      sla-pipeline db verify --limit 10
+    """
     with _database():
         engine = bootstrap.migrated_engine(get_settings(ctx))
         found = verify(engine, limit=limit)

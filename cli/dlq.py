@@ -6,18 +6,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from confluent_kafka import KafkaException
 
 from cli.common import fail, get_settings
 from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
 from domain.codec import RejectReason
+from infra.kafka.admin import ClusterUnreachable, check_cluster
 from infra.kafka.dead_letters import read_dead_letters, redrive
+from infra.settings import Settings
 
 _REASONS = tuple(reason.value for reason in RejectReason)
 
 
 @contextmanager
-def _broker() -> Iterator[None]:
+def _broker(settings: Settings) -> Iterator[None]:
+    """Fail in seconds, naming the address, when no broker answers (the reads below
+    would wait their whole timeout first); then turn broker errors into one line."""
+    try:
+        check_cluster(settings.kafka_client_config())
+    except ClusterUnreachable as error:
+        fail(str(error))
+    except KafkaException as error:
+        fail(f"invalid Kafka configuration: {error.args[0]}")
     try:
         yield
     except InfrastructureError as error:
@@ -26,7 +37,12 @@ def _broker() -> Iterator[None]:
 
 @click.group("dlq")
 def dlq_group() -> None:
-    """Inspect and redrive the dead-letter topic."""
+    """Inspect and redrive the dead-letter topic.
+
+    \b
+    Example:
+      sla-pipeline dlq list --reason invalid_json
+    """
 
 
 def _check_reason(reason: str | None) -> None:
@@ -53,15 +69,29 @@ def _one_line(text: str) -> str:
 
 
 @dlq_group.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Show at most this many letters.",
+)
 @click.option("--reason", help="Only letters with this dlq.reason code.")
 @click.pass_context
 def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
-    """Show dead letters from the beginning (reads with a throwaway group; commits nothing)."""
+    """Show dead letters from the beginning (reads with a throwaway group; commits nothing).
+
+    Each line: PARTITION:OFFSET, reason code, source topic[partition]@offset,
+    the error and the start of the original value.
+
+    \b
+    Example:
+      sla-pipeline dlq list --limit 20 --reason invalid_json
+    """
     _check_reason(reason)
     settings = get_settings(ctx)
     shown = 0
-    with _broker():
+    with _broker(settings):
         for letter in _select(
             read_dead_letters(settings.kafka_client_config(), settings.topic_dlq), reason
         ):
@@ -117,13 +147,18 @@ def redrive_command(
     on the topic, or a chosen letter has no source headers or source topic.
     Truncated letters (too large for the dead-letter topic, their value cut) are
     refused, one line each, the others redriven, and the exit status is 1.
+
+    \b
+    Example:
+      sla-pipeline dlq redrive --offsets 0:12,0:15 --dry-run
+      sla-pipeline dlq redrive --reason missing_field
     """
     if sum((reason is not None, bool(offsets), everything)) != 1:
         fail("choose letters with exactly one of --reason, --offsets or --all")
     _check_reason(reason)
     positions = _parse_offsets(offsets)
     settings = get_settings(ctx)
-    with _broker():
+    with _broker(settings):
         letters = [
             letter
             for letter in _select(

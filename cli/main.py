@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
-from cli.commands import LazyGroup
-from cli.common import configure_logging, load_settings, parse_key_values
+from cli.commands import LazyGroup, unused_settings
+from cli.common import configure_logging, load_settings, parse_key_values, settings_for_command
 
 
 @click.group(
@@ -40,6 +42,12 @@ def cli(
 
     Events flow producer -> Kafka -> consumer -> PostgreSQL/SQLite; reports
     read the database. Every option can also be set with an SLA_ variable.
+    Run `sla-pipeline COMMAND --help` for each command.
+
+    \b
+    Example:
+      sla-pipeline demo
+      sla-pipeline report --by carrier
     """
     overrides: dict[str, object] = {
         "database_url": database_url,
@@ -52,8 +60,10 @@ def cli(
         merged = {k: v.get_secret_value() for k, v in base.items()}
         merged.update(parse_key_values(kafka_config, "--kafka-config"))
         overrides["kafka_config"] = merged
-    settings = load_settings(overrides)
+    settings, ignored = settings_for_command(overrides, unused_settings(ctx.invoked_subcommand))
     configure_logging(settings.log_level, settings.log_json)
+    if ignored:
+        logging.getLogger("sla_pipeline.settings").warning("%s", ignored)
     ctx.obj = settings
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from confluent_kafka import KafkaException
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.common import fail, get_settings
+from cli.progress import progress
 from infra.kafka.producer import (
     BrokerUnreachable,
     DeliveryCounter,
@@ -22,7 +21,7 @@ from infra.kafka.producer import (
     ensure_reachable,
 )
 from producer.faults import RATE_NAMES, RATE_SUBJECTS, FaultConfig
-from producer.file_reader import EventFileError, FileRecord
+from producer.file_reader import EventFileError, FileRecord, count_rows
 from producer.files import write_csv_events, write_jsonl_lines
 from producer.publish import (
     PublishResult,
@@ -39,6 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 JSONL_FILE = "events.jsonl"
 #: Below about this many events a progress bar is noise.
 PROGRESS_MIN = 10_000
+#: Orders simulated up front to estimate a run's events (its progress total).
+PROGRESS_SAMPLE_ORDERS = 200
 _MAX_REJECT_LINES = 20
 #: Random seeds are drawn below this (short ids, and ``random.Random`` takes any int).
 _RANDOM_SEEDS = 2**31
@@ -72,7 +73,8 @@ def simulation_options(start_default: str) -> Callable[[F], F]:
             "--start",
             default=None,
             metavar="ISO-8601|now",
-            help=f"Event time of the first order, with offset [default: {start_default}].",
+            show_default=start_default,
+            help="Event time of the first order, with offset.",
         )(func)
         func = click.option(
             "--orders-per-hour",
@@ -85,8 +87,8 @@ def simulation_options(start_default: str) -> Callable[[F], F]:
             "--seed",
             type=click.IntRange(0),
             default=None,
-            help="Random seed: the same seed gives the same orders, ids included "
-            "[default: a new one per run, so runs never share order ids].",
+            show_default="a new one per run, so runs never share order ids",
+            help="Random seed: the same seed gives the same orders, ids included.",
         )(func)
 
     return decorate
@@ -152,15 +154,14 @@ def _faults(rates: dict[str, float]) -> FaultConfig:
         fail(str(exc))
 
 
-@contextmanager
-def progress_bar(description: str, large: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar (messages so far) on stderr, only on a terminal and for large jobs."""
-    console = Console(stderr=True)
-    shown = console.is_terminal and large
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=not shown) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done: bar.update(task, completed=done)
+def _estimated_events(config: SimulationConfig, faults: FaultConfig) -> int | None:
+    """About how many events ``config`` makes (a progress total), from a small sample of
+    the same simulation; ``None`` for an endless one."""
+    if config.orders is None:
+        return None
+    sample = replace(config, orders=min(config.orders, PROGRESS_SAMPLE_ORDERS))
+    events = sum(1 for _ in planned_events(sample, faults))
+    return round(events * config.orders / max(sample.orders or 1, 1))
 
 
 @click.command("generate")
@@ -195,11 +196,17 @@ def generate_command(
 
     Without --start the stream begins on a fixed historical date, so the files are
     history: report on them with `report --as-of` (see docs/files.md).
+
+    
+    Example:
+      sla-pipeline generate --orders 10000 --out data
+      sla-pipeline generate --orders 500 --format jsonl --duplicate-rate 0.05
     """
     config = _simulation(orders, seed, start, orders_per_hour, DEFAULT_START)
     faults = _faults(rates)
     try:
-        with progress_bar("generating", orders * 8 >= PROGRESS_MIN) as advance:
+        total = _estimated_events(config, faults)
+        with progress("generate", total, "events", bar=(total or 0) >= PROGRESS_MIN) as advance:
             if file_format == "csv":
                 # CSV rows come from the events: wire bytes would be encoded for nothing
                 summary = write_csv_events(planned_events(config, faults), out, advance)
@@ -258,7 +265,8 @@ def _exit_if_failed(result: PublishResult, counter: DeliveryCounter) -> None:
     type=click.FloatRange(0.0, min_open=True),
     default=None,
     metavar="EVENTS_PER_S",
-    help="At most this many messages per second [default: as fast as possible].",
+    show_default="as fast as possible",
+    help="At most this many messages per second.",
 )
 @click.option(
     "--ahead",
@@ -287,13 +295,19 @@ def produce_command(
     at once (at --rate), then every event goes out when the clock reaches its event
     time, so the data always describe the present (reports as of now are right).
     Exits non-zero if any message was not delivered.
+
+    \b
+    Example:
+      sla-pipeline produce --duration 300
+      sla-pipeline produce --orders 1000 --rate 500 --start 2025-01-06T00:00:00Z --ahead
     """
     if (orders is None) == (duration is None):
         fail("give exactly one of --orders N or --duration SECONDS")
     config = _simulation(orders, seed, start, orders_per_hour, _now() - LIVE_HISTORY)
-    messages = planned_messages(config, _faults(rates))
+    faults = _faults(rates)
+    messages = planned_messages(config, faults)
     producer, counter, topics = _producer(ctx)
-    with progress_bar("publishing") as advance:
+    with progress("produce", _estimated_events(config, faults), "messages") as advance:
         result = publish(
             messages,
             producer,
@@ -323,7 +337,8 @@ def produce_command(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected rows here [default: <file>.rejects next to each file].",
+    show_default="<file>.rejects next to each file",
+    help="Write rejected rows here.",
 )
 @click.pass_context
 def replay_command(
@@ -340,6 +355,11 @@ def replay_command(
 
     Rows that are not valid events are not sent: each is reported with file and
     line and written to a rejects file. Exits non-zero if a delivery failed.
+
+    \b
+    Example:
+      sla-pipeline replay data/orders_new.csv data/logistics_updates.csv
+      sla-pipeline replay --speed 3600 events.jsonl
     """
     if speed is not None and max_speed:
         fail("give --speed or --max-speed, not both")
@@ -353,7 +373,10 @@ def replay_command(
             click.echo(f"{record.path}:{record.line}: rejected: {record.error}", err=True)
 
     try:
-        with RejectSink(rejects) as sink, progress_bar("replaying") as advance:
+        with (
+            RejectSink(rejects) as sink,
+            progress("replay", count_rows(files), "rows") as advance,
+        ):
             result = replay(
                 files, producer, counter, topics, sink,
                 speed=speed, progress=advance, on_reject=report,

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import fail, get_settings
+from cli.common import describe_database_error, fail, get_settings
 from infra.db.engine import make_engine
 from infra.reporting.aggregate_sql import DIMENSIONS
 from infra.reporting.queries import build_report
@@ -62,7 +62,14 @@ def parse_by(values: tuple[str, ...]) -> list[tuple[str, ...]]:
     metavar="DIM[,DIM]",
     help="Breakdown by day, carrier, region or tier; repeat for several, comma to combine.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal; json or csv for tools; html for a page with charts.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -88,6 +95,11 @@ def report_command(
 
     Reads the database (run `sla-pipeline db upgrade` first). Times are UTC;
     see docs/sla.md for definitions and the JSON/CSV shapes.
+
+    \b
+    Example:
+      sla-pipeline report --by carrier --by region,tier
+      sla-pipeline report --as-of 2025-01-20T00:00:00Z --format html --out sla.html
     """
     settings = get_settings(ctx)
     instant = parse_as_of(as_of)
@@ -101,11 +113,7 @@ def report_command(
     try:
         report = build_report(engine, instant, breakdowns, at_risk_limit=limit, histogram=True)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-        fail(
-            f"cannot compute the report from {settings.masked_database_url()}: {reason}"
-            " (has `sla-pipeline db upgrade` been run?)"
-        )
+        fail(describe_database_error(exc, settings.masked_database_url(), "compute the report"))
     finally:
         engine.dispose()
     if report.stale_note and fmt != "json":

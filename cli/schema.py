@@ -11,7 +11,12 @@ from domain.codec import event_json_schema
 
 @click.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of the event wire format (both event types)."""
+    """Print the JSON Schema of the event wire format (both event types).
+
+    \b
+    Example:
+      sla-pipeline schema > event.schema.json
+    """
     click.echo(json.dumps(event_json_schema(), indent=2, sort_keys=True))
 
 

@@ -11,26 +11,52 @@ from infra.kafka.admin import KEEP_FOREVER, TopicAdminError, ensure_topics, even
 
 @click.group("topics")
 def topics_command() -> None:
-    """Manage the pipeline topics."""
+    """Manage the pipeline topics.
+
+    \b
+    Example:
+      sla-pipeline topics create --partitions 12
+    """
 
 
 @topics_command.command("create")
-@click.option("--partitions", type=click.IntRange(1, 10_000), default=6, show_default=True)
-@click.option("--replication", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 10_000),
+    default=6,
+    show_default=True,
+    help="Partitions per new topic: the most workers of one group that share the work.",
+)
+@click.option(
+    "--replication",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Replicas per partition (at most the number of brokers).",
+)
 @click.option(
     "--retention-ms",
     type=click.IntRange(KEEP_FOREVER),
     default=None,
     metavar="MS",
-    help="retention.ms of the two event topics; -1 keeps messages forever "
-    "[default: the broker's, usually 7 days]. Kafka measures it against the event "
-    "times replay and produce publish: history older than this is soon deleted.",
+    show_default="the broker's, usually 7 days",
+    help="retention.ms of the two event topics; -1 keeps messages forever. Kafka measures "
+    "it against the event times replay and produce publish: history older than this is "
+    "soon deleted.",
 )
 @click.pass_context
 def topics_create_command(
     ctx: click.Context, partitions: int, replication: int, retention_ms: int | None
 ) -> None:
-    """Create order-created, status-changed and the dead-letter topic (existing ones are kept)."""
+    """Create order-created, status-changed and the dead-letter topic (existing ones are kept).
+
+    Fails within seconds, naming the address, when no broker answers.
+
+    \b
+    Example:
+      sla-pipeline topics create --partitions 12 --retention-ms -1
+      sla-pipeline --bootstrap-servers kafka:9092 topics create
+    """
     settings = get_settings(ctx)
     client, events = settings.kafka_client_config(), list(settings.topics)
     dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []

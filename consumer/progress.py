@@ -22,7 +22,7 @@ PROGRESS_INTERVAL_S = 30.0
 
 
 @dataclass(slots=True)
-class ProgressLog:
+class BatchProgress:
     """Accumulates batches and logs ``progress: ...`` at most every ``interval_s``."""
 
     interval_s: float = PROGRESS_INTERVAL_S

@@ -38,7 +38,7 @@ from consumer.ports import (
     PartitionOwner,
     UnitOfWork,
 )
-from consumer.progress import ProgressLog
+from consumer.progress import BatchProgress
 from consumer.retry import Backoff, retry_call
 from consumer.shutdown import StopFlag
 from consumer.tuning import loop_tuning
@@ -132,7 +132,7 @@ class Worker:
         self._consumed = 0
         self._dead_lettered = 0
         self._in_flight: _InFlight | None = None
-        self._progress = ProgressLog()
+        self._progress = BatchProgress()
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined

@@ -6,10 +6,11 @@ CLI flags override the environment (see ``cli.main``). Credentials are held as
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -31,7 +32,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default a SQLite file sla.db in the working directory.",
     )
     kafka_bootstrap_servers: str = Field(default="localhost:9092", min_length=1)
-    kafka_config: dict[str, SecretStr] = Field(
+    # NoDecode: parsed by _json_object, so bad JSON is a validation error naming this
+    # setting (the settings source would raise a bare parsing error from deep inside)
+    kafka_config: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=dict,
         description="Any other librdkafka property, e.g. sasl.password (JSON in SLA_KAFKA_CONFIG).",
     )
@@ -58,6 +61,19 @@ class Settings(BaseSettings):
         except ArgumentError:
             raise ValueError("not a valid SQLAlchemy database URL") from None
         return value
+
+    @field_validator("kafka_config", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError('expects a JSON object such as {"security.protocol": "SSL"}')
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.codec import EventDecodeError, RejectReason, decode_event, decode_payload
-from domain.events import ORDER_CREATED, STATUS_CHANGED, Event
+from domain.events import ORDER_CREATED, STATUS_CHANGED, Event, OrderCreated, StatusChanged
 from producer.files import SEQ
 
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
@@ -33,6 +33,12 @@ _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
 _INT_TEXT = re.compile(r"-?[0-9]{1,30}")
 _SEQ_TEXT = re.compile(r"[0-9]{1,30}")
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+#: Columns a CSV of each kind must have: the model's required fields (``event_type``
+#: comes from the kind). Without one, every row would be rejected for the same reason.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    kind: tuple(n for n, f in model.model_fields.items() if f.is_required() and n != "event_type")
+    for kind, model in ((ORDER_CREATED, OrderCreated), (STATUS_CHANGED, StatusChanged))
+}
 
 
 class EventFileError(Exception):
@@ -61,8 +67,9 @@ def read_event_files(paths: Iterable[Path | str]) -> Iterator[FileRecord]:
     When every file is a CSV with ``publish_seq`` the rows of all files are merged by
     it (each file must be in ascending order, as written); otherwise files are read one
     after the other in the order given. Every file is opened (and its format checked)
-    before this returns: raises :class:`EventFileError` for a file that cannot be opened
-    or is not an event file. A bad row is a record with ``error``, never an exception.
+    before this returns: raises :class:`EventFileError` for a file that cannot be opened,
+    is not an event file, or is a CSV without a required column. A bad row is a record
+    with ``error``, never an exception.
     """
     readers = [_open_reader(Path(p)) for p in paths]
     if readers and all(seq_ordered for _, seq_ordered in readers):
@@ -77,7 +84,11 @@ def _open_reader(path: Path) -> tuple[Iterator[FileRecord], bool]:
         raise EventFileError(f"{path}: {exc.strerror or exc}") from None
     if _is_jsonl(path, handle):
         return _read_jsonl(path, handle), False
-    header = next(csv.reader([handle.readline().decode("utf-8", "replace")]), [])
+    first = handle.readline()
+    if not first.strip():
+        handle.close()
+        raise EventFileError(f"{path}: empty file (a CSV needs a header line)")
+    header = next(csv.reader([first.decode("utf-8", "replace")]), [])
     columns = [c.strip().lstrip("\ufeff") for c in header]
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if twice:  # every row would hold that field twice, as a JSON object with a repeated key
@@ -90,6 +101,10 @@ def _open_reader(path: Path) -> tuple[Iterator[FileRecord], bool]:
     else:
         handle.close()
         raise EventFileError(f"{path}: not an event file (no 'status' or 'customer_id' column)")
+    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in columns]
+    if missing:
+        handle.close()
+        raise EventFileError(f"{path}: {kind} CSV lacks required columns: {', '.join(missing)}")
     return _read_csv(path, handle, columns, kind), SEQ in columns
 
 
@@ -178,3 +193,23 @@ def _is_utf8(text: str) -> bool:
 
 def _is_int(text: str) -> bool:
     return _INT_TEXT.fullmatch(text) is not None
+
+
+def count_rows(paths: Iterable[Path | str]) -> int:
+    """About how many rows ``paths`` hold (line ends, less CSV headers): a progress total.
+
+    Cheap (bytes are counted, not parsed); quoted line breaks and blank lines make it
+    an upper bound. An unreadable file counts 0 (reading it reports the error).
+    """
+    total = 0
+    for path in map(Path, paths):
+        try:
+            with path.open("rb") as handle:
+                lines, last = 0, b"\n"
+                while chunk := handle.read(1 << 20):
+                    lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+        except OSError:
+            continue
+        lines += last != b"\n"  # a last line without a line end
+        total += lines - (lines > 0 and path.suffix.lower() not in JSONL_SUFFIXES)
+    return total

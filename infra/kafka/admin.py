@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -13,11 +14,15 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
+from infra.kafka.client_log import client_log, with_client_log
+
 #: Event times of simulated or replayed streams may run ahead of the broker's clock;
 #: Kafka 4 rejects timestamps more than an hour in the future unless the topic allows it.
 EVENT_TOPIC_CONFIG: Mapping[str, str] = {"message.timestamp.after.max.ms": str(2**63 - 1)}
 #: ``retention.ms`` value that keeps messages forever.
 KEEP_FOREVER = -1
+#: How long a command waits for the cluster's first answer before giving up.
+CONNECT_TIMEOUT_S = 10.0
 
 TopicOutcome = Literal["created", "exists"]
 
@@ -41,6 +46,65 @@ class TopicAdminError(Exception):
     """The broker refused or did not answer a topic request (not "already exists")."""
 
 
+class ClusterUnreachable(TopicAdminError):
+    """No broker answered; the text names the bootstrap address and why."""
+
+
+class _ClientErrors:
+    """An ``error_cb`` that keeps the latest reason and whether every broker is down."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.all_down = False
+
+    def __call__(self, error: KafkaError) -> None:
+        client_log.debug("client error: %s", error.str())
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.all_down = True
+        else:  # the specific cause (refused, DNS, TLS, auth) beats "1/1 brokers are down"
+            self.reason = error.str()
+
+
+def _admin(client_config: Mapping[str, str], errors: _ClientErrors) -> AdminClient:
+    """An AdminClient whose log lines go to Python logging, not straight to stderr."""
+    config: dict[str, Any] = {**client_config, "error_cb": errors}
+    return AdminClient(with_client_log(config))
+
+
+def _wait_for_cluster(
+    admin: AdminClient, errors: _ClientErrors, bootstrap: str, timeout_s: float
+) -> None:
+    """Return once the cluster answers a metadata request; else raise ClusterUnreachable.
+
+    Gives up as soon as the client reports every broker down (a refused connection
+    or an unknown host will not heal in the next seconds), at the latest after
+    ``timeout_s`` (an address that drops packets never refuses).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            admin.poll(0)  # serves error_cb, which holds the reason
+            error = exc.args[0]
+            last = error.str() if isinstance(error, KafkaError) else str(error)
+        if errors.all_down or time.monotonic() >= deadline:
+            reason = errors.reason or last
+            raise ClusterUnreachable(f"cannot reach Kafka at {bootstrap}: {reason}")
+
+
+def check_cluster(client_config: Mapping[str, str], timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`ClusterUnreachable` unless the cluster answers within ``timeout_s``.
+
+    For commands that would otherwise wait much longer before saying why; raises
+    ``KafkaException`` for an invalid configuration.
+    """
+    errors = _ClientErrors()
+    admin = _admin(client_config, errors)
+    _wait_for_cluster(admin, errors, client_config.get("bootstrap.servers", "?"), timeout_s)
+
+
 def ensure_topics(
     client_config: Mapping[str, str],
     names: Iterable[str],
@@ -52,13 +116,17 @@ def ensure_topics(
 ) -> dict[str, TopicOutcome]:
     """Create each topic unless it exists; existing topics are left as they are.
 
-    Raises :class:`TopicAdminError` when the broker cannot be reached in ``timeout_s``
-    or refuses a topic for another reason (bad replication factor, authorization...).
+    Raises :class:`ClusterUnreachable` when no broker answers within
+    :data:`CONNECT_TIMEOUT_S`, :class:`TopicAdminError` when the broker refuses a topic
+    (bad replication factor, authorization...) or does not answer in ``timeout_s``.
     """
     unique = list(dict.fromkeys(names))
     if not unique:
         return {}
-    admin = AdminClient({**client_config})
+    errors = _ClientErrors()
+    admin = _admin(client_config, errors)
+    bootstrap = client_config.get("bootstrap.servers", "?")
+    _wait_for_cluster(admin, errors, bootstrap, min(timeout_s, CONNECT_TIMEOUT_S))
     topic_config = dict(EVENT_TOPIC_CONFIG if config is None else config)
     wanted = [
         NewTopic(

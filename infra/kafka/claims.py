@@ -128,7 +128,7 @@ class PartitionClaims:
         """Kafka topic ids (empty when the cluster cannot tell: older brokers, ACLs)."""
         try:
             if self._admin is None:
-                self._admin = AdminClient({**with_client_log(self._client_config)})  # type: ignore[dict-item]
+                self._admin = AdminClient({**with_client_log(self._client_config)})
             described = self._admin.describe_topics(TopicCollection(topics), request_timeout=10)
             return {topic: str(future.result().topic_id) for topic, future in described.items()}
         except Exception as error:  # any failure only means "ids unknown"; logged

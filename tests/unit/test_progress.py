@@ -1,15 +1,12 @@
-"""The worker's periodic progress line."""
+"""The periodic progress line logged when stderr is not a terminal."""
 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumer.batch import BatchOutcome
-from consumer.progress import ProgressLog
+from cli.progress import ProgressLog
 
 
 class Clock:
@@ -20,23 +17,20 @@ class Clock:
         return self.now
 
 
-def test_one_line_per_interval_and_only_after_work(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_line_every_interval_with_share_rate_and_eta(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sla_pipeline.progress")
     clock = Clock()
-    progress = ProgressLog(interval_s=30, clock=clock)
-    caplog.set_level(logging.INFO, logger="consumer.worker")
-    assert not progress.maybe_log({})  # the first call starts the interval
-    newest = datetime.now(UTC) - timedelta(seconds=42)
-    progress.batch(100, BatchOutcome(received=98, applied=90, duplicates=8), 2, newest)
-    clock.now += 10
-    assert not progress.maybe_log({("t", 0): 5})  # too soon
-    progress.batch(50, BatchOutcome(received=50, applied=50, conflicting=0), 0, None)
-    clock.now += 25
-    assert progress.maybe_log({("t", 0): 5, ("t", 1): 7})
-    [record] = [r for r in caplog.records if r.getMessage().startswith("progress:")]
-    line = record.getMessage()
-    assert "2 batches, 150 messages in 35s" in line
-    assert "140 applied, 8 duplicates, 0 conflicting, 2 dead-lettered" in line
-    assert "lag 12" in line
-    assert re.search(r"newest event 4[23]s old", line), line
-    clock.now += 31
-    assert not progress.maybe_log({})  # nothing happened since: no line
+    advance = ProgressLog("ingest", 1_590_000, "rows", interval_s=10, clock=clock)
+    clock.now += 5
+    advance(200_000)  # within the interval: nothing
+    clock.now += 5
+    advance(400_000)  # 10 s in: 40,000 rows/s, 1,190,000 left
+    assert [r.getMessage() for r in caplog.records] == [
+        "ingest: 400000/1590000 rows (25%), 40,000 rows/s, ETA 30 s"
+    ]
+
+
+def test_without_a_total_only_count_and_rate() -> None:
+    clock = Clock()
+    line = ProgressLog("produce", None, "messages", clock=clock).line(5000, 2.0)
+    assert line == "produce: 5000 messages, 2,500 messages/s"
