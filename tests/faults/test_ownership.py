@@ -22,13 +22,14 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from domain.codec import RejectReason
 from infra.bootstrap import migrated_engine
 from infra.db.snapshot import describe_differences
 from infra.kafka.dead_letters import read_dead_letters
 from infra.settings import Settings
+from producer.faults import FaultedStream
 from producer.messages import OutgoingMessage
 from tests.faults.helpers import (
     NO_RETENTION,
@@ -72,8 +73,8 @@ def _recreate(admin: AdminClient, topics: list[str]) -> None:
         )
 
 
-def _run_until_idle(settings: Settings, engine: object, idle_s: float = 3.0) -> WorkerThread:
-    worker = WorkerThread(settings, engine, until_idle_s=idle_s).start()  # type: ignore[arg-type]
+def _run_until_idle(settings: Settings, engine: Engine, idle_s: float = 3.0) -> WorkerThread:
+    worker = WorkerThread(settings, engine, until_idle_s=idle_s).start()
     worker.join(120)
     return worker
 
@@ -125,14 +126,20 @@ def test_recreated_topics_never_skip_the_new_topics_events(
     )
 
 
+def _applied_stream(settings: Settings, orders: int, seed: int) -> tuple[Engine, FaultedStream]:
+    """A stream published and applied by a worker run until idle."""
+    engine = migrated_engine(settings)
+    stream = faulted_stream(orders, seed)
+    publish(settings, stream.messages)
+    _run_until_idle(settings, engine)
+    return engine, stream
+
+
 def test_kafka_offsets_follow_the_database_at_once_after_a_seek(
     settings_for: Callable[[str], Settings], pg_database_url: str, seed: int
 ) -> None:
     settings = settings_for(pg_database_url)
-    engine = migrated_engine(settings)
-    stream = faulted_stream(300, seed)
-    publish(settings, stream.messages)
-    _run_until_idle(settings, engine)
+    engine, _ = _applied_stream(settings, 300, seed)
     high = ends(settings)
     # Kafka forgets the group's progress (as after a crash between the two commits)
     rewound = Consumer({**settings.kafka_client_config(), "group.id": settings.consumer_group})
@@ -175,10 +182,7 @@ def test_an_event_id_reused_with_other_content_is_dead_lettered(
     settings_for: Callable[[str], Settings], pg_database_url: str, seed: int
 ) -> None:
     settings = settings_for(pg_database_url)
-    engine = migrated_engine(settings)
-    stream = faulted_stream(50, seed)
-    publish(settings, stream.messages)
-    _run_until_idle(settings, engine)
+    engine, stream = _applied_stream(settings, 50, seed)
 
     order = stream.valid_events[0].order_id
     stored, same_batch = str(uuid4()), str(uuid4())
