@@ -182,6 +182,11 @@ def publish(
                 due = start + (message.timestamp_ms - first_ts) / 1000.0 / speed
             if live:
                 due = max(due, start + (message.timestamp_ms - wall_ms_at_start) / 1000.0)
+                if deadline is not None and due > deadline:
+                    while deadline > now:  # its event time comes after the run: not sent
+                        poll(min(0.05, deadline - now))
+                        now = time.monotonic()
+                    break
             if deadline is not None:
                 due = min(due, deadline)
             while due > now:  # wait, serving delivery reports meanwhile
