@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,12 @@ def _infrastructure() -> Iterator[None]:
         fail(describe_infrastructure_error(error, get_settings(click.get_current_context())))
 
 
+def _instance_id(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9._{}-]{1,200}", value):
+        raise click.BadParameter("letters, digits, '.', '_', '-' and {hostname} only")
+    return value
+
+
 @click.command("consume")
 @click.option(
     "--until-idle",
@@ -52,6 +59,7 @@ def _infrastructure() -> Iterator[None]:
 @click.option(
     "--instance-id",
     metavar="NAME",
+    callback=lambda _ctx, _param, value: _instance_id(value),
     help="A stable name for this worker: restarted under the same name it takes its "
     "partitions back at once, without a rebalance. Unique per running worker; "
     "{hostname} is replaced by the host name [env SLA_CONSUMER_INSTANCE_ID].",
