@@ -27,6 +27,9 @@ log = logging.getLogger("infra.kafka.consumer")
 #: How often a claim of newly assigned partitions is tried while the database is down,
 #: before the member goes on without fencing (and says so).
 _CLAIM_TRIES = 3
+#: The longest an assignment waits for each kind of fact from Kafka (committed
+#: offsets, partition ends, topic ids); what is not known by then is left unknown.
+_FACTS_TIMEOUT_S = 5.0
 
 
 class PartitionClaims:
@@ -108,18 +111,21 @@ class PartitionClaims:
         ``None``: the decision then rests on what is known)."""
         committed: dict[tuple[str, int], int] = {}
         try:
-            for tp in consumer.committed(partitions, 10):
+            for tp in consumer.committed(partitions, _FACTS_TIMEOUT_S):
                 committed[(tp.topic, tp.partition)] = tp.offset
         except KafkaException as error:
             log.warning("could not read committed offsets on assign: %s", error)
         topic_ids = self._topic_ids(sorted({tp.topic for tp in partitions}))
         facts: dict[tuple[str, int], PartitionFacts] = {}
+        budget = time.monotonic() + _FACTS_TIMEOUT_S
         for tp in partitions:
+            end = -1  # unknown: a leader that does not answer must not hold up the group
+            left = budget - time.monotonic()
             try:
-                _low, end = consumer.get_watermark_offsets(tp, timeout=10)
+                if left > 0:
+                    _low, end = consumer.get_watermark_offsets(tp, timeout=min(left, 2.0))
             except KafkaException as error:
                 log.warning("could not read the end of %s[%d]: %s", tp.topic, tp.partition, error)
-                end = -1
             key = (tp.topic, tp.partition)
             facts[key] = PartitionFacts(committed.get(key, -1), end, topic_ids.get(tp.topic))
         return facts
@@ -129,8 +135,13 @@ class PartitionClaims:
         try:
             if self._admin is None:
                 self._admin = AdminClient({**with_client_log(self._client_config)})
-            described = self._admin.describe_topics(TopicCollection(topics), request_timeout=10)
-            return {topic: str(future.result().topic_id) for topic, future in described.items()}
+            described = self._admin.describe_topics(
+                TopicCollection(topics), request_timeout=_FACTS_TIMEOUT_S
+            )
+            return {
+                topic: str(future.result(timeout=_FACTS_TIMEOUT_S).topic_id)
+                for topic, future in described.items()
+            }
         except Exception as error:  # any failure only means "ids unknown"; logged
             log.warning("could not read topic ids of %s: %s", ", ".join(topics), error)
             return {}
