@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "db": "cli.db",
     "report": "cli.report",
     "order": "cli.order",
+    "status": "cli.status",
     "schema": "cli.schema",
 }
 
@@ -53,6 +54,7 @@ SETTINGS_USED: dict[str, frozenset[str]] = {
     "db": frozenset({"database_url"}),
     "report": frozenset({"database_url"}),
     "order": frozenset({"database_url"}),
+    "status": KAFKA_SETTINGS | {"database_url"},
     "schema": frozenset(),
 }
 _OPTIONAL = KAFKA_SETTINGS | {"database_url", "batch_size"}
