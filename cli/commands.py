@@ -22,6 +22,8 @@ COMMAND_MODULES: dict[str, str] = {
     "dlq": "cli.consume",
     "db": "cli.db",
     "report": "cli.report",
+    "order": "cli.order",
+    "status": "cli.status",
     "schema": "cli.schema",
 }
 
@@ -51,6 +53,8 @@ SETTINGS_USED: dict[str, frozenset[str]] = {
     "dlq": KAFKA_SETTINGS,
     "db": frozenset({"database_url"}),
     "report": frozenset({"database_url"}),
+    "order": frozenset({"database_url"}),
+    "status": KAFKA_SETTINGS | {"database_url"},
     "schema": frozenset(),
 }
 _OPTIONAL = KAFKA_SETTINGS | {"database_url", "batch_size"}

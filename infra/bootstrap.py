@@ -86,3 +86,18 @@ def build_worker(
         metrics=metrics,
         stop=stop,
     )
+
+
+def bounded_engine(settings: Settings, timeout_s: float) -> Engine:
+    """An engine whose connects and statements give up after about ``timeout_s``
+    (for health checks, which must answer fast rather than wait on a stuck server).
+
+    Raises ``sqlalchemy.exc.ArgumentError`` or ``NotImplementedError`` as
+    ``make_engine`` does.
+    """
+    url = settings.database_url_value()
+    seconds = max(1, round(timeout_s))
+    if url.startswith("postgresql"):
+        bound = {"connect_timeout": seconds, "options": f"-c statement_timeout={seconds * 1000}"}
+        return make_engine(url, connect_args=bound)
+    return make_engine(url, connect_args={"timeout": timeout_s})

@@ -128,11 +128,12 @@ MILESTONES = (
 )
 
 
-def _per_order_ctes(dialect: Dialect, as_of_us: str, wide: bool) -> str:
+def _per_order_ctes(dialect: Dialect, as_of_us: str, wide: bool, window: str = "") -> str:
     """``WITH ...`` ending in CTE ``f``: one row per judged order with its integer figures.
 
     ``wide`` carries the ``sales`` columns only the view shows (status and timestamps);
     the report leaves them out, because every column is copied at each fenced step.
+    ``window`` is extra SQL ANDed to the creation filter (``created_us`` is in scope).
     """
     d = dialect
     reached = ",\n".join(
@@ -173,7 +174,7 @@ WITH raw AS (
   WHERE s.created_at IS NOT NULL {d.fence()}
 ), d AS (
   SELECT raw.*, {due} AS due_us
-  FROM raw WHERE created_us <= as_of_us
+  FROM raw WHERE created_us <= as_of_us {window}
 ), e AS (
   SELECT order_id, shipping_tier, carrier, destination_region, {carried} created_day,
     created_us, promised_us, shipped_r, ofd_r, failed_r, delivered_r, returned_r, lost_r,
@@ -234,17 +235,20 @@ SELECT order_id, shipping_tier, carrier, destination_region, status, created_day
 FROM f"""
 
 
-def report_rows_select(dialect: Dialect, as_of_us: str, bucket_us: int, buckets: int) -> str:
+def report_rows_select(
+    dialect: Dialect, as_of_us: str, bucket_us: int, buckets: int, window: str = ""
+) -> str:
     """The per-order rows the report aggregates: ``order_sla``'s figures, narrower.
 
     Columns: order_id, the four dimension columns, sla_state, at_risk_reason, on_time,
     deadline_us (integer microseconds), the three durations in seconds, and
     ``lead_bucket``: whole ``bucket_us`` in the lead time, at most ``buckets - 1``
-    (a negative lead time, from illegal data, falls in bucket 0).
+    (a negative lead time, from illegal data, falls in bucket 0). ``window`` restricts
+    the orders as :func:`_per_order_ctes` says.
     """
     d = dialect
     lead = "delivered_r - created_us"
-    return f"""{_per_order_ctes(d, as_of_us, wide=False)}
+    return f"""{_per_order_ctes(d, as_of_us, wide=False, window=window)}
 SELECT order_id, shipping_tier, carrier, destination_region, created_day,
   state AS sla_state,
   CASE WHEN state = 'at_risk' THEN risk END AS at_risk_reason,

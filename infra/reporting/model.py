@@ -44,6 +44,8 @@ class AtRiskOrder:
     lateness_s: float
     #: the tier policy's hours to ship (for the reason text); None without a policy row
     ship_within_hours: int | None = None
+    #: delivery failures up to the as-of instant
+    failed_attempts: int = 0
 
     @property
     def reason(self) -> str:
@@ -80,6 +82,9 @@ class SlaReport:
     #: open orders at risk or breached in all (the list may be cut at a limit)
     at_risk_total: int = 0
     lead_time_histogram: list[HistogramBucket] = field(default_factory=list)
+    #: only orders created in [created_since, created_until) are counted (None: open end)
+    created_since: datetime | None = None
+    created_until: datetime | None = None
     #: when the newest order was placed (None: no order at all)
     newest_order_at: datetime | None = None
     #: the newest event time, set only when ``as_of`` is more than :data:`STALE_AFTER` past it

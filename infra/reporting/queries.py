@@ -59,10 +59,16 @@ def build_report(
     *,
     at_risk_limit: int = 50,
     histogram: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> SlaReport:
-    """The SLA report at ``as_of`` with one breakdown per entry of ``breakdowns``.
+    """The SLA report at ``as_of`` with one breakdown per entry of ``breakdowns``,
+    over the orders created in [``since``, ``until``) (either end open when None).
 
-    Raises KeyError for an unknown dimension, SQLAlchemy errors as the module says.
+    Every figure and every listed order describes the world at ``as_of``: what a
+    database that only received the events up to ``as_of`` would show.
+    Raises KeyError for an unknown dimension, ValueError for a naive time,
+    SQLAlchemy errors as the module says.
     """
     for by in breakdowns:
         for name in by:
@@ -70,6 +76,7 @@ def build_report(
                 raise KeyError(name)
     dialect = Dialect(engine.dialect.name)
     as_of_us = epoch_us(as_of)
+    window = creation_window(since, until)
     unique = list(dict.fromkeys(breakdowns))
     # One snapshot for every statement: the list's order details match the figures.
     options = {"isolation_level": "REPEATABLE READ"} if dialect.postgres else {}
@@ -82,9 +89,9 @@ def build_report(
                 mine, theirs = unique[: len(unique) // 2], unique[len(unique) // 2 :]
                 params = {"as_of_us": as_of_us}
                 other = beside.submit(
-                    lambda c: aggregate_sets(c, theirs, _per_order(dialect), True, params)
+                    lambda c: aggregate_sets(c, theirs, _per_order(dialect, window), True, params)
                 )
-                _fill_scratch(conn, dialect, as_of_us)
+                _fill_scratch(conn, dialect, as_of_us, window)
                 _, grouped = aggregate_sets(conn, mine, source, False) if mine else (None, {})
                 at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
                 buckets = _histogram(conn) if histogram else []
@@ -92,7 +99,7 @@ def build_report(
                 grouped.update(theirs_grouped)
                 totals = found or {}  # never empty: that side always computes the totals
         else:
-            _fill_scratch(conn, dialect, as_of_us)
+            _fill_scratch(conn, dialect, as_of_us, window)
             totals = metrics_of(conn.execute(text(aggregate_select(dialect, (), source))).one())
             grouped = {by: _group_rows(conn, dialect, by, source) for by in unique}
             at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
@@ -107,6 +114,8 @@ def build_report(
         at_risk_orders=at_risk,
         at_risk_total=at_risk_total,
         lead_time_histogram=buckets,
+        created_since=since,
+        created_until=until,
         newest_order_at=newest,
         stale_since=stale_since,
         orders_after_as_of=after,
@@ -141,20 +150,35 @@ def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, da
     return newest, stale_since, int(later)
 
 
-def _rows_select(dialect: Dialect) -> str:
+def creation_window(since: datetime | None, until: datetime | None) -> str:
+    """SQL restricting ``created_us`` to [since, until); empty when both are None.
+
+    The bounds are integers written into the text (no user text reaches the SQL).
+    """
+    bounds = []
+    if since is not None:
+        bounds.append(f"AND created_us >= {int(epoch_us(since))}")
+    if until is not None:
+        bounds.append(f"AND created_us < {int(epoch_us(until))}")
+    return " ".join(bounds)
+
+
+def _rows_select(dialect: Dialect, window: str) -> str:
     bucket_us = HISTOGRAM_BUCKET_HOURS * 3_600_000_000
-    return report_rows_select(dialect, "CAST(:as_of_us AS BIGINT)", bucket_us, HISTOGRAM_BUCKETS)
+    return report_rows_select(
+        dialect, "CAST(:as_of_us AS BIGINT)", bucket_us, HISTOGRAM_BUCKETS, window
+    )
 
 
-def _per_order(dialect: Dialect) -> str:
+def _per_order(dialect: Dialect, window: str) -> str:
     """The aggregates' input straight from the per-order SELECT (no scratch table)."""
-    return f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM ({_rows_select(dialect)}) AS r"
+    return f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM ({_rows_select(dialect, window)}) AS r"
 
 
-def _fill_scratch(conn: Connection, dialect: Dialect, as_of: int) -> None:
+def _fill_scratch(conn: Connection, dialect: Dialect, as_of: int, window: str) -> None:
     # Evaluating the per-order SELECT once and aggregating the result several times is
     # cheaper than re-running it for every breakdown (it reads every order).
-    select = _rows_select(dialect)
+    select = _rows_select(dialect, window)
     # A scratch table left by a failed report on a pooled SQLite connection is replaced.
     conn.execute(text(f"DROP TABLE IF EXISTS {_SCRATCH}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {_SCRATCH} AS {select}"), {"as_of_us": as_of})
@@ -167,10 +191,24 @@ def _group_rows(
 
 
 def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list[AtRiskOrder]:
-    # Only the listed orders are joined back to ``sales`` for the columns they show.
+    # Only the listed orders (at most ``limit``) are joined back to ``sales`` for the
+    # columns they show. An order whose latest event is after the as-of instant looks
+    # up its state then in ``order_history``: the latest event by precedence not after
+    # it (one backward step on the (order_id, occurred_at, status_rank, event_id)
+    # index) and its failures so far. Milestones are first times: kept if reached.
+    at = dialect.once(dialect.timestamp("CAST(:as_of_us AS BIGINT)"))
+    since_as_of = f"h.order_id = o.order_id AND h.occurred_at <= {at}"
     query = text(
         "SELECT o.order_id, o.sla_state, o.at_risk_reason, s.shipping_tier, s.carrier,"
-        " s.destination_region, s.status, s.created_at, s.shipped_at, p.ship_within_hours,"
+        " s.destination_region, s.created_at, p.ship_within_hours,"
+        f" CASE WHEN s.status_at <= {at} THEN s.status ELSE"
+        f" (SELECT h.status FROM order_history h WHERE {since_as_of}"
+        " ORDER BY h.occurred_at DESC, h.status_rank DESC, h.event_id DESC LIMIT 1)"
+        " END AS status,"
+        f" CASE WHEN s.shipped_at <= {at} THEN s.shipped_at END AS shipped_at,"
+        f" CASE WHEN s.status_at <= {at} THEN s.failed_attempts ELSE"
+        f" (SELECT COUNT(*) FROM order_history h WHERE {since_as_of}"
+        " AND h.status = 'delivery_failed') END AS failed_attempts,"
         f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
         f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
         " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
@@ -194,6 +232,7 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
             shipped_at=row.shipped_at,
             lateness_s=float(row.lateness_s),
             ship_within_hours=row.ship_within_hours,
+            failed_attempts=int(row.failed_attempts),
         )
         for row in conn.execute(query, {"limit": limit, "as_of_us": as_of})
     ]

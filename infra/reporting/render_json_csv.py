@@ -53,6 +53,7 @@ def _order(order: AtRiskOrder) -> dict[str, Any]:
         "created_at": iso_utc(order.created_at),
         "deadline_at": iso_utc(order.deadline_at),
         "shipped_at": iso_utc(order.shipped_at),
+        "failed_attempts": order.failed_attempts,
         "lateness_s": round(order.lateness_s, SECONDS_DECIMALS),
         "reason": order.reason,
     }
@@ -63,6 +64,8 @@ def report_dict(report: SlaReport) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "as_of": iso_utc(report.as_of),
+        "created_since": iso_utc(report.created_since),
+        "created_until": iso_utc(report.created_until),
         "newest_order_at": iso_utc(report.newest_order_at),
         "as_of_note": report.stale_note,
         "orders_after_as_of": report.orders_after_as_of,

@@ -77,6 +77,9 @@ def render_table(report: SlaReport, console: Console) -> None:
     console.print(
         "on time = met / (met + missed + lost + breached); cancelled and open orders excluded"
     )
+    if report.created_since or report.created_until:
+        since, until = iso_utc(report.created_since), iso_utc(report.created_until)
+        console.print(f"orders created from {since or 'the first'} until {until or 'the last'}")
     if report.after_as_of_note:
         console.print(report.after_as_of_note)
     for table in _tables("All orders", (), [([], report.totals)]):

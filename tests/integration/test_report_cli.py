@@ -44,7 +44,8 @@ def test_json_shape(database_url: str) -> None:
     assert code == 0
     doc = json.loads(out)
     assert list(doc) == [
-        "schema_version", "as_of", "newest_order_at", "as_of_note", "orders_after_as_of",
+        "schema_version", "as_of", "created_since", "created_until", "newest_order_at",
+        "as_of_note", "orders_after_as_of",
         "percentile_method", "totals", "breakdowns", "at_risk",
         "lead_time_histogram",
     ]  # fmt: skip

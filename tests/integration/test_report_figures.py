@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from domain.events import ShippingTier
+from domain.lifecycle import RANK, OrderStatus
 from domain.sla import DEFAULT_POLICY, OrderSla, SlaInput, evaluate, evaluate_all, percentile
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.db.models import Sale
+from infra.db.models import OrderHistory, Sale
 from infra.db.sla_views import Dialect, order_sla_select
 from infra.reporting.aggregate_sql import DIMENSIONS, METRIC_COLUMNS, PERCENTILES, STATES
 from infra.reporting.queries import build_report, epoch_us
@@ -77,17 +78,20 @@ def make_orders(seed: int, count: int, as_of: datetime = AS_OF) -> list[tuple[Sl
     return orders
 
 
+_MILESTONE_STATUS = {
+    "shipped_at": "shipped",
+    "out_for_delivery_at": "out_for_delivery",
+    "first_failed_at": "delivery_failed",
+    "delivered_at": "delivered",
+    "returned_at": "returned_to_sender",
+    "lost_at": "lost",
+    "cancelled_at": "cancelled",
+}
+
+
 def sale_row(order: SlaInput, carrier: str, region: str) -> dict[str, object]:
     """A ``sales`` row for ``order`` (status = its last milestone)."""
-    milestones = {
-        "shipped_at": "shipped",
-        "out_for_delivery_at": "out_for_delivery",
-        "first_failed_at": "delivery_failed",
-        "delivered_at": "delivered",
-        "returned_at": "returned_to_sender",
-        "lost_at": "lost",
-        "cancelled_at": "cancelled",
-    }
+    milestones = _MILESTONE_STATUS
     reached = [(getattr(order, k), s) for k, s in milestones.items() if getattr(order, k)]
     status_at, status = max(reached, default=(order.created_at, "pending"))
     row: dict[str, object] = {k: getattr(order, k) for k in milestones}
@@ -129,6 +133,30 @@ def load(engine: Engine, orders: Sequence[tuple[SlaInput, str, str]]) -> None:
     with engine.begin() as conn:
         conn.execute(sa.insert(Sale), [sale_row(*o) for o in orders])
         conn.execute(sa.insert(Sale), [orphan])
+        conn.execute(sa.insert(OrderHistory), [h for o, _, _ in orders for h in history_rows(o)])
+
+
+def history_rows(order: SlaInput) -> list[dict[str, object]]:
+    """The ``order_history`` rows behind :func:`sale_row` (what ``--as-of`` looks up)."""
+    steps = [(order.created_at, "pending", 0)] + [
+        (at, status, RANK[OrderStatus(status)])
+        for key, status in _MILESTONE_STATUS.items()
+        if (at := getattr(order, key)) is not None
+    ]
+    return [
+        {
+            "event_id": f"{order.order_id}-{n}",
+            "order_id": order.order_id,
+            "event_type": "order-created" if n == 0 else "status-changed",
+            "status": status,
+            "status_rank": status_rank,
+            "occurred_at": at,
+            "ingested_at": at,
+            "legal": True,
+            "payload": "{}",
+        }
+        for n, (at, status, status_rank) in enumerate(steps)
+    ]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
