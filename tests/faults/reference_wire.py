@@ -70,7 +70,10 @@ def _instant(value: Any) -> datetime:
         raise Invalid(str(error)) from error
     if moment.tzinfo is None:
         raise Invalid("time without offset")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00 is past year 9999 in UTC
+        raise Invalid("time out of range") from None
     if not EARLIEST <= moment < LATEST:
         raise Invalid("time out of range")
     return moment

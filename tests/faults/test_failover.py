@@ -75,6 +75,15 @@ def create_topics(cluster: LocalKafkaCluster, unique_id: str, tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == "replication 3, min.insync.replicas 2"
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+
+    def led() -> bool:  # every broker learns of new topics a moment after the controller
+        topics = admin.list_topics(timeout=30).topics
+        return all(
+            name in topics and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names.values()
+        )
+
+    assert wait_until(led, 30)
     metadata = admin.list_topics(timeout=30)
     for name in names.values():
         for partition in metadata.topics[name].partitions.values():
@@ -138,7 +147,11 @@ def test_broker_failover_loses_nothing_and_duplicates_nothing(
 
     publisher.join(timeout=120)
     assert not publisher.is_alive() and not publisher.errors  # type: ignore[attr-defined]
-    assert wait_until(lambda: history_count(engine) == len(stream.valid_events), 90)
+    applied = wait_until(lambda: history_count(engine) == len(stream.valid_events), 90)
+    assert applied, (
+        f"{history_count(engine)} of {len(stream.valid_events)} events applied; workers said:\n"
+        + "\n".join(worker.output()[-1500:] for worker in workers)
+    )
     assert wait_until(lambda: fully_committed(settings), 60)
     longest_stall = monitor.stop()
     for worker in workers:
