@@ -10,17 +10,18 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 # Metadata first, then the packages: editing code does not bust the venv layer's inputs twice.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY domain/ domain/
 COPY producer/ producer/
 COPY consumer/ consumer/
 COPY infra/ infra/
 COPY cli/ cli/
 # confluent-kafka and psycopg[binary] ship manylinux wheels (librdkafka, libpq inside),
-# so no compiler is needed here.
+# so no compiler is needed here. constraints.txt pins every dependency: rebuilding the image
+# installs the versions the tests ran, not whatever is newest that day.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install /wheels/*.whl \
+    && /opt/venv/bin/pip install --constraint constraints.txt /wheels/*.whl \
     && /opt/venv/bin/sla-pipeline --help > /dev/null
 
 FROM ${PYTHON_IMAGE}

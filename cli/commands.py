@@ -52,12 +52,12 @@ SETTINGS_USED: dict[str, frozenset[str]] = {
     "demo": frozenset({"database_url", "batch_size"}),
     "dlq": KAFKA_SETTINGS,
     "db": frozenset({"database_url"}),
-    "report": frozenset({"database_url"}),
+    "report": frozenset({"database_url", "report_database_url"}),
     "order": frozenset({"database_url"}),
     "status": KAFKA_SETTINGS | {"database_url"},
     "schema": frozenset(),
 }
-_OPTIONAL = KAFKA_SETTINGS | {"database_url", "batch_size"}
+_OPTIONAL = KAFKA_SETTINGS | {"database_url", "report_database_url", "batch_size"}
 
 
 def unused_settings(name: str | None) -> frozenset[str]:

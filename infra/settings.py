@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///sla.db"),
         description="SQLAlchemy URL; default a SQLite file sla.db in the working directory.",
     )
+    report_database_url: SecretStr | None = Field(
+        default=None,
+        description="Where report reads (a hot standby, say); default database_url.",
+    )
     kafka_bootstrap_servers: str = Field(default="localhost:9092", min_length=1)
     # NoDecode: parsed by _json_object, so bad JSON is a validation error naming this
     # setting (the settings source would raise a bare parsing error from deep inside)
@@ -53,9 +57,11 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_json: bool = False
 
-    @field_validator("database_url")
+    @field_validator("database_url", "report_database_url")
     @classmethod
-    def _parseable_url(cls, value: SecretStr) -> SecretStr:
+    def _parseable_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         try:
             make_url(value.get_secret_value())
         except ArgumentError:
@@ -93,6 +99,16 @@ class Settings(BaseSettings):
         """The database URL with any password replaced by ``***``."""
         return make_url(self.database_url_value()).render_as_string(hide_password=True)
 
+    def report_database_url_value(self) -> str:
+        """The URL reports read from: ``report_database_url``, else ``database_url``."""
+        if self.report_database_url is not None:
+            return self.report_database_url.get_secret_value()
+        return self.database_url_value()
+
+    def masked_report_database_url(self) -> str:
+        """The report URL with any password replaced by ``***``."""
+        return make_url(self.report_database_url_value()).render_as_string(hide_password=True)
+
     def kafka_client_config(self) -> dict[str, str]:
         """librdkafka configuration shared by every client (credentials included)."""
         config = {"bootstrap.servers": self.kafka_bootstrap_servers}
@@ -103,6 +119,11 @@ class Settings(BaseSettings):
         """A printable view of the settings with every credential masked."""
         shown: dict[str, str] = {
             "database_url": self.masked_database_url(),
+            **(
+                {"report_database_url": self.masked_report_database_url()}
+                if self.report_database_url is not None
+                else {}
+            ),
             "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
             "topics": ", ".join([*self.topics, self.topic_dlq]),
             "consumer_group": self.consumer_group,

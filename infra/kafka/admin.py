@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
@@ -103,6 +104,56 @@ def check_cluster(client_config: Mapping[str, str], timeout_s: float = CONNECT_T
     errors = _ClientErrors()
     admin = _admin(client_config, errors)
     _wait_for_cluster(admin, errors, client_config.get("bootstrap.servers", "?"), timeout_s)
+
+
+def broker_count(client_config: Mapping[str, str], timeout_s: float = CONNECT_TIMEOUT_S) -> int:
+    """How many brokers the cluster's metadata lists now.
+
+    Raises :class:`ClusterUnreachable` unless the cluster answers within ``timeout_s``.
+    """
+    errors = _ClientErrors()
+    admin = _admin(client_config, errors)
+    bootstrap = client_config.get("bootstrap.servers", "?")
+    _wait_for_cluster(admin, errors, bootstrap, timeout_s)
+    try:
+        return len(admin.list_topics(timeout=timeout_s).brokers)
+    except KafkaException as exc:
+        raise ClusterUnreachable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
+
+
+@dataclass(frozen=True)
+class Durability:
+    """Replicas per partition and ``min.insync.replicas`` (None: the broker's default)."""
+
+    replication: int
+    min_insync: int | None
+
+    def topic_config(self) -> dict[str, str]:
+        if self.min_insync is None:
+            return {}
+        return {"min.insync.replicas": str(self.min_insync)}
+
+
+def safe_durability(
+    brokers: int, replication: int | None = None, min_insync: int | None = None
+) -> Durability:
+    """Defaults for a cluster of ``brokers``: ``min(3, brokers)`` replicas, and with 3 or
+    more replicas ``min.insync.replicas=2``, so that an ``acks=all`` write survives the loss
+    of any one broker and one broker may be down without stopping writes.
+
+    Explicit values win; raises ``ValueError`` when they cannot work on this cluster.
+    """
+    replicas = replication if replication is not None else max(1, min(3, brokers))
+    if replicas > brokers:
+        raise ValueError(
+            f"replication {replicas} needs {replicas} brokers; the cluster has {brokers}"
+        )
+    insync = min_insync if min_insync is not None else (2 if replicas >= 3 else None)
+    if insync is not None and not 1 <= insync <= replicas:
+        raise ValueError(
+            f"min.insync.replicas {insync} must lie between 1 and the {replicas} replicas"
+        )
+    return Durability(replicas, insync)
 
 
 def ensure_topics(

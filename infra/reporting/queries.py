@@ -82,7 +82,26 @@ def build_report(
     options = {"isolation_level": "REPEATABLE READ"} if dialect.postgres else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():
         source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {_SCRATCH}"
-        if dialect.postgres:
+        # A hot standby cannot create the scratch table: it reads the per-order SELECT
+        # as a subquery each time instead (same figures, more work).
+        standby = dialect.postgres and _in_recovery(conn)
+        if standby:
+            scratch = f"({_rows_select(dialect, window)}) AS {_SCRATCH}"
+            params = {"as_of_us": as_of_us}
+            source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {scratch}"
+            totals = metrics_of(
+                conn.execute(text(aggregate_select(dialect, (), source)), params).one()
+            )
+            grouped = {
+                by: [
+                    group_row(row, by)
+                    for row in conn.execute(text(aggregate_select(dialect, by, source)), params)
+                ]
+                for by in unique
+            }
+            at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit, scratch)
+            buckets = _histogram(conn, scratch, params) if histogram else []
+        elif dialect.postgres:
             with pg_split.Beside(engine, conn) as beside:
                 # The other connection computes the totals and the later breakdowns
                 # from the same snapshot while this one fills the scratch table.
@@ -104,7 +123,8 @@ def build_report(
             grouped = {by: _group_rows(conn, dialect, by, source) for by in unique}
             at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
             buckets = _histogram(conn) if histogram else []
-        conn.execute(text(f"DROP TABLE {_SCRATCH}"))
+        if not standby:
+            conn.execute(text(f"DROP TABLE {_SCRATCH}"))
         newest, stale_since, after = _newest_and_later(conn, as_of_us)
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
@@ -190,7 +210,13 @@ def _group_rows(
     return [group_row(row, by) for row in conn.execute(text(aggregate_select(dialect, by, source)))]
 
 
-def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list[AtRiskOrder]:
+def _in_recovery(conn: Connection) -> bool:
+    return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one())
+
+
+def _at_risk(
+    conn: Connection, dialect: Dialect, as_of: int, limit: int, scratch: str = _SCRATCH
+) -> list[AtRiskOrder]:
     # Only the listed orders (at most ``limit``) are joined back to ``sales`` for the
     # columns they show. An order whose latest event is after the as-of instant looks
     # up its state then in ``order_history``: the latest event by precedence not after
@@ -212,7 +238,7 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
         f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
         f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
         " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
-        f" FROM {_SCRATCH} WHERE sla_state IN ('at_risk', 'breached')"
+        f" FROM {scratch} WHERE sla_state IN ('at_risk', 'breached')"
         " ORDER BY deadline_us, order_id LIMIT :limit) AS o"
         " JOIN sales s ON s.order_id = o.order_id"
         " LEFT JOIN sla_policy p ON p.shipping_tier = s.shipping_tier"
@@ -238,11 +264,11 @@ def _at_risk(conn: Connection, dialect: Dialect, as_of: int, limit: int) -> list
     ]
 
 
-def _histogram(conn: Connection) -> list[HistogramBucket]:
-    counts = {
-        int(bucket): int(orders)
-        for bucket, orders in conn.execute(text(histogram_select(f"SELECT * FROM {_SCRATCH}")))
-    }
+def _histogram(
+    conn: Connection, scratch: str = _SCRATCH, params: dict[str, int] | None = None
+) -> list[HistogramBucket]:
+    select = text(histogram_select(f"SELECT * FROM {scratch}"))
+    counts = {int(bucket): int(orders) for bucket, orders in conn.execute(select, params or {})}
     width = HISTOGRAM_BUCKET_HOURS
     return [
         HistogramBucket(

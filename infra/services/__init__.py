@@ -1,6 +1,7 @@
 """Real Kafka and PostgreSQL servers on 127.0.0.1 for tests and local runs, without Docker.
 
-``LocalKafka`` runs an Apache Kafka 4.x KRaft broker from jars fetched with Maven;
+``LocalKafka`` runs an Apache Kafka 4.x KRaft broker from jars fetched with Maven,
+``LocalKafkaCluster`` several of them as one replicated cluster;
 ``LocalPostgres`` runs a throwaway ``initdb`` cluster. Both are context managers and can be
 stopped and started again on the same port and data (``stop(keep_data=True)``, ``start()``).
 """
@@ -20,11 +21,16 @@ from infra.services.exceptions import (
 
 if TYPE_CHECKING:
     from infra.services.kafka import LocalKafka
+    from infra.services.kafka_cluster import LocalKafkaCluster
     from infra.services.postgres import LocalPostgres
 
 # Imported on first use, so that ``python -m infra.services.kafka`` runs a module that the
 # package has not imported already.
-_LAZY = {"LocalKafka": "infra.services.kafka", "LocalPostgres": "infra.services.postgres"}
+_LAZY = {
+    "LocalKafka": "infra.services.kafka",
+    "LocalKafkaCluster": "infra.services.kafka_cluster",
+    "LocalPostgres": "infra.services.postgres",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -35,6 +41,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "LocalKafka",
+    "LocalKafkaCluster",
     "LocalPostgres",
     "LocalService",
     "ServiceError",

@@ -125,16 +125,20 @@ class LocalService(abc.ABC):
         """True when the server process is alive and answers a real request now."""
         return self.is_running() and self._is_ready()
 
-    def start(self) -> Self:
+    def start(self, *, wait: bool = True) -> Self:
         """Start the server and wait until it answers; a no-op when it already runs.
 
-        On failure the process is killed, and a directory made by this call is removed.
+        ``wait=False`` returns once the process is spawned (nodes of a cluster answer only
+        once a quorum of them runs); call ``wait_ready()`` then. On failure the process is
+        killed, and a directory made by this call is removed.
         """
         if self.is_running():
             return self
         made_directory = self._directory is None
         try:
-            self._start()
+            self._launch()
+            if wait:
+                self._await_ready()
         except BaseException:
             self._kill_quietly()
             if made_directory and self._directory is not None:
@@ -143,7 +147,19 @@ class LocalService(abc.ABC):
             raise
         return self
 
-    def _start(self) -> None:
+    def wait_ready(self) -> Self:
+        """Wait until a server started with ``start(wait=False)`` answers.
+
+        Raises ServiceStartError (after killing the process) when it does not in time.
+        """
+        try:
+            self._await_ready()
+        except BaseException:
+            self._kill_quietly()
+            raise
+        return self
+
+    def _launch(self) -> None:
         (self.directory / "logs").mkdir(parents=True, exist_ok=True)
         self._prepare()
         for port in [self.port, *self._extra_ports()]:
@@ -159,6 +175,8 @@ class LocalService(abc.ABC):
             parent_death_signal=self.parent_death_signal if self._tied_to_parent() else None,
         )
         self._pid = self._process.pid
+
+    def _await_ready(self) -> None:
         ready = process.wait_until(
             self._is_ready, timeout=self.startup_timeout, interval=0.2, abort=self._exit_reason
         )

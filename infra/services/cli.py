@@ -10,12 +10,21 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
-from infra.services.base import LocalService
 from infra.services.exceptions import ServiceError
+
+
+class Managed(Protocol):
+    """What the commands need of a server (one process) or a cluster (several)."""
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+    def is_running(self) -> bool: ...
+    def is_ready(self) -> bool: ...
+    def state(self) -> dict[str, Any]: ...
 
 
 def _state_file(state_dir: str, name: str) -> Path:
@@ -33,12 +42,18 @@ def _load(path: Path) -> dict[str, Any] | None:
 def service_cli(
     name: str,
     *,
-    create: Callable[[int | None], LocalService],
-    attach: Callable[[dict[str, Any]], LocalService],
+    create: Callable[[int | None], Managed],
+    attach: Callable[[dict[str, Any]], Managed],
     address_label: str,
     env_hint: str,
+    variant: tuple[click.Option, Callable[[int | None, Any], Managed | None]] | None = None,
 ) -> click.Group:
-    """Build the click group ``start|stop|status`` for one kind of service."""
+    """Build the click group ``start|stop|status`` for one kind of service.
+
+    ``variant`` is an extra ``start`` option and a factory ``(port, value)`` that returns
+    the server to start for that value, or None to use ``create`` (``--brokers 3``,
+    ``--replica``).
+    """
     state_dir_option = click.option(
         "--state-dir",
         default=lambda: os.environ.get("SLA_STATE_DIR", ".local"),
@@ -53,7 +68,7 @@ def service_cli(
     @group.command(help=f"Start {name} (unless the state file names a running one).")
     @click.option("--port", type=int, default=None, help="Client port; a free one if omitted.")
     @state_dir_option
-    def start(port: int | None, state_dir: str) -> None:
+    def start(port: int | None, state_dir: str, **options: Any) -> None:
         path = _state_file(state_dir, name)
         state = _load(path)
         if state is not None:
@@ -67,7 +82,10 @@ def service_cli(
                     click.echo(f"{address_label}: {state['address']}")
                     return
                 previous.stop()  # removes what the dead server left behind
-        service = create(port)
+        service = None
+        if variant is not None:
+            service = variant[1](port, options[variant[0].name or ""])
+        service = service or create(port)
         try:
             service.start()
         except ServiceError as exc:
@@ -76,9 +94,11 @@ def service_cli(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(service.state(), indent=2) + "\n")
         state = service.state()
-        click.echo(f"{name} started: pid {state['pid']}, directory {state['directory']}")
+        pids = ", ".join(str(pid) for pid in state.get("pids", [state["pid"]]))
+        click.echo(f"{name} started: pid {pids}, directory {state['directory']}")
         click.echo(f"{address_label}: {state['address']}")
-        click.echo(f"export {env_hint}='{state['address']}'")
+        for env, value in state.get("exports", {env_hint: state["address"]}).items():
+            click.echo(f"export {env}='{value}'")
 
     @group.command(help=f"Stop {name} by its pid and remove its directory.")
     @state_dir_option
@@ -93,7 +113,8 @@ def service_cli(
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from exc
         path.unlink()
-        click.echo(f"{name} stopped (pid {state['pid']}), {state['directory']} removed")
+        pids = ", ".join(str(pid) for pid in state.get("pids", [state["pid"]]))
+        click.echo(f"{name} stopped (pid {pids}), {state['directory']} removed")
 
     @group.command(help=f"Say whether {name} runs and answers; exit 1 when it does not.")
     @state_dir_option
@@ -111,4 +132,6 @@ def service_cli(
         click.echo(f"{name}: running, pid {state['pid']}, {answers}")
         click.echo(f"{address_label}: {state['address']}")
 
+    if variant is not None:
+        start.params.append(variant[0])
     return group

@@ -3,7 +3,8 @@
     with LocalKafka() as kafka:
         produce_to(kafka.bootstrap)
 
-Command line (used by ``scripts/kafka``): ``python -m infra.services.kafka start|stop|status``.
+Command line (used by ``scripts/kafka``): ``python -m infra.services.kafka start|stop|status``;
+``start --brokers 3`` starts a ``LocalKafkaCluster`` instead.
 """
 
 from __future__ import annotations
@@ -14,22 +15,30 @@ import uuid
 from pathlib import Path
 from typing import Any, Self
 
+import click
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from infra.services import kafka_dist, process
 from infra.services.base import LocalService
-from infra.services.cli import service_cli
+from infra.services.cli import Managed, service_cli
 from infra.services.exceptions import ServiceStartError
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id (22 characters of url-safe base64)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
 class LocalKafka(LocalService):
     """A Kafka broker process started from Maven-fetched jars, with its own data directory.
 
     ``bootstrap`` is ``127.0.0.1:<port>``; the KRaft controller listens on ``controller_port``.
-    Topics are never auto-created and internal topics use replication factor 1. Raises
+    Topics are never auto-created. Alone it is node 1, its own quorum, and internal topics use
+    replication factor 1; as a node of a ``LocalKafkaCluster`` it is given its ``node_id``,
+    the quorum ``voters``, the shared ``cluster_id`` and the internal topics' replication. Raises
     ServiceUnavailable when Java or the jars cannot be had, ServiceStartError when the broker
     does not answer a metadata request in time.
     """
@@ -49,6 +58,10 @@ class LocalKafka(LocalService):
         tie_to_parent: bool = True,
         startup_timeout: float = 120.0,
         stop_timeout: float = 30.0,
+        node_id: int = 1,
+        voters: str | None = None,
+        cluster_id: str | None = None,
+        internal_replication: int = 1,
     ) -> None:
         super().__init__(
             port=port,
@@ -60,6 +73,15 @@ class LocalKafka(LocalService):
         self._controller_port = controller_port
         self.version = version or kafka_dist.kafka_version()
         self.heap = heap
+        self.node_id = node_id
+        self._voters = voters
+        self.cluster_id = cluster_id
+        self.internal_replication = internal_replication
+
+    @property
+    def voters(self) -> str:
+        """``controller.quorum.voters``: this node alone unless a cluster named its peers."""
+        return self._voters or f"{self.node_id}@{process.LOOPBACK}:{self.controller_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -92,6 +114,10 @@ class LocalKafka(LocalService):
             directory=state["directory"],
             version=str(state["version"]),
             tie_to_parent=False,
+            node_id=int(state.get("node_id", 1)),
+            voters=state.get("voters"),
+            cluster_id=state.get("cluster_id"),
+            internal_replication=int(state.get("internal_replication", 1)),
         )
         if state.get("pid") is not None:
             kafka._attach_pid(int(state["pid"]), owns_directory=bool(state["owns_directory"]))
@@ -102,6 +128,10 @@ class LocalKafka(LocalService):
             "controller_port": self.controller_port,
             "version": self.version,
             "address": self.bootstrap,
+            "node_id": self.node_id,
+            "voters": self.voters,
+            "cluster_id": self.cluster_id,
+            "internal_replication": self.internal_replication,
         }
 
     def _extra_ports(self) -> list[int]:
@@ -114,7 +144,7 @@ class LocalKafka(LocalService):
         self.config_path.write_text(self._server_properties())
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = self.cluster_id or new_cluster_id()
         argv = [
             *self._java_prefix(),
             "kafka.tools.StorageTool",
@@ -159,10 +189,13 @@ class LocalKafka(LocalService):
 
     def _server_properties(self) -> str:
         host = process.LOOPBACK
+        replicas = str(self.internal_replication)
+        # A replicated internal topic still accepts writes with one broker down.
+        min_isr = str(min(2, self.internal_replication))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{host}:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters,
             "listeners": f"PLAINTEXT://{host}:{self.port},CONTROLLER://{host}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{host}:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -171,12 +204,12 @@ class LocalKafka(LocalService):
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             # After a crash the controller refuses the restarted broker until the old session
             # expires (default 9 s); keep that short so crash-restart tests stay quick.
@@ -187,10 +220,37 @@ class LocalKafka(LocalService):
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
+def _attach(state: dict[str, Any]) -> Managed:
+    if "nodes" in state:
+        from infra.services.kafka_cluster import LocalKafkaCluster
+
+        return LocalKafkaCluster.attach(state)
+    return LocalKafka.attach(state)
+
+
+def _cluster(port: int | None, brokers: int) -> Managed | None:
+    if brokers == 1:
+        return None
+    if port is not None:
+        raise click.UsageError("--port applies to a single broker; a cluster picks free ports")
+    from infra.services.kafka_cluster import LocalKafkaCluster
+
+    return LocalKafkaCluster(brokers=brokers, tie_to_parent=False)
+
+
+_BROKERS = click.Option(
+    ["--brokers"],
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="Combined broker+controller nodes; 3 makes a replicated cluster.",
+)
+
 main = service_cli(
     "kafka",
     create=lambda port: LocalKafka(port=port, tie_to_parent=False),
-    attach=LocalKafka.attach,
+    attach=_attach,
+    variant=(_BROKERS, _cluster),
     address_label="bootstrap",
     env_hint="SLA_KAFKA_BOOTSTRAP_SERVERS",
 )

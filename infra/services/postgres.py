@@ -4,7 +4,8 @@
         engine = sqlalchemy.create_engine(pg.url)
 
 Command line (used by ``scripts/postgres``):
-``python -m infra.services.postgres start|stop|status``.
+``python -m infra.services.postgres start|stop|status``; ``start --replica`` also starts a
+streaming hot standby (``infra.services.postgres_replica``).
 As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
 """
 
@@ -20,12 +21,13 @@ import subprocess
 from pathlib import Path
 from typing import Any, Self
 
+import click
 import psycopg
 from psycopg import sql
 
 from infra.services import process
 from infra.services.base import LocalService
-from infra.services.cli import service_cli
+from infra.services.cli import Managed, service_cli
 from infra.services.exceptions import ServiceStartError, ServiceUnavailable
 
 _SERVER_USER = "postgres"
@@ -153,13 +155,17 @@ class LocalPostgres(LocalService):
     def _env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
 
-    def _prepare(self) -> None:
-        run_as = self._run_as()
+    def _prepare_directory(self, run_as: str | None) -> None:
+        """Make the socket directory; give the whole directory to ``run_as``."""
         self.socket_dir.mkdir(exist_ok=True)
         if run_as is not None:
             account = pwd.getpwnam(run_as)
             for path in [self.directory, *self.directory.rglob("*")]:
                 os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _prepare(self) -> None:
+        run_as = self._run_as()
+        self._prepare_directory(run_as)
         if (self.data_dir / "PG_VERSION").exists():
             return
         password_file = self.directory / "initdb.pw"
@@ -230,10 +236,34 @@ class LocalPostgres(LocalService):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
 
+def _attach(state: dict[str, Any]) -> Managed:
+    if "replica" in state:
+        from infra.services.postgres_replica import LocalPostgresPair
+
+        return LocalPostgresPair.attach(state)
+    return LocalPostgres.attach(state)
+
+
+def _pair(port: int | None, replica: bool) -> Managed | None:
+    if not replica:
+        return None
+    from infra.services.postgres_replica import LocalPostgresPair
+
+    return LocalPostgresPair(primary=LocalPostgres(port=port, tie_to_parent=False))
+
+
+_REPLICA = click.Option(
+    ["--replica"],
+    is_flag=True,
+    default=False,
+    help="Also start a streaming hot standby (pg_basebackup) for reports to read.",
+)
+
 main = service_cli(
     "postgres",
     create=lambda port: LocalPostgres(port=port, tie_to_parent=False),
-    attach=LocalPostgres.attach,
+    attach=_attach,
+    variant=(_REPLICA, _pair),
     address_label="url",
     env_hint="SLA_DATABASE_URL",
 )

@@ -91,6 +91,10 @@ class WorkerProcess:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def count(self, marker: str) -> int:
         return sum(marker in line for line in list(self.lines))
 
