@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,22 +56,33 @@ def test_the_host_listener_is_advertised_on_the_published_port(port: str) -> Non
     assert f"HOST://localhost:{port}" in advertised
 
 
-def consumer_healthcheck() -> list[str]:
+def consumer_healthcheck() -> str:
     test: list[str] = resolve()["consumer"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
-    return test
+    assert test[0] == "CMD-SHELL"
+    return test[1]
 
 
-def test_the_consumer_healthcheck_fails_when_kafka_cannot_be_reached() -> None:
-    """The healthcheck's own Python, run here against an address where nothing listens."""
-    script = consumer_healthcheck()[3]
-    assert "check_cluster" in script and "9100/metrics" in script
-    env = {**os.environ, "SLA_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+def test_the_consumer_healthcheck_fails_when_kafka_cannot_be_reached(tmp_path: Path) -> None:
+    """The healthcheck's own command line, run here against an address where nothing listens."""
+    script = consumer_healthcheck()
+    assert script.startswith("sla-pipeline status ") and "9100/metrics" in script
+    status_args = shlex.split(script.split(">", 1)[0])[1:]
+    env = {
+        **os.environ,
+        "SLA_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "SLA_DATABASE_URL": f"sqlite:///{tmp_path / 'sla.db'}",
+    }
+    cli = [sys.executable, "-c", "from cli.main import main; main()"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
     done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        [*cli, *status_args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert done.returncode != 0
-    assert "cannot reach Kafka at 127.0.0.1:9" in done.stderr
+    assert done.returncode == 2, done.stderr
+    assert "Kafka" in done.stderr and "127.0.0.1:9" in done.stderr
 
 
 def test_grafana_reads_postgres_through_a_read_only_role() -> None:
