@@ -28,6 +28,7 @@ from infra.bootstrap import migrated_engine
 from infra.services import ServiceUnavailable
 from infra.services.kafka_cluster import LocalKafkaCluster
 from infra.settings import Settings
+from tests.conftest import _unavailable
 from tests.faults.cluster import StallMonitor, busiest_leader, cli_cluster
 from tests.faults.helpers import (
     MIXED_FAULTS,
@@ -57,7 +58,7 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
 
         kafka_dist.java_executable()
     except ServiceUnavailable as exc:
-        pytest.skip(f"needs Java for the native Kafka cluster: {exc}")
+        _unavailable("a native 3-node Kafka cluster", str(exc))  # a failure under CI
     with cli_cluster(tmp_path_factory.mktemp("cluster-state")) as cluster:
         yield cluster
 
