@@ -6,7 +6,13 @@ import click
 from confluent_kafka import KafkaException
 
 from cli.common import fail, get_settings
-from infra.kafka.admin import KEEP_FOREVER, TopicAdminError, ensure_topics, event_topic_config
+from infra.kafka.admin import (
+    ALERT_TOPIC_CONFIG,
+    KEEP_FOREVER,
+    TopicAdminError,
+    ensure_topics,
+    event_topic_config,
+)
 
 
 @click.group("topics")
@@ -48,7 +54,8 @@ def topics_command() -> None:
 def topics_create_command(
     ctx: click.Context, partitions: int, replication: int, retention_ms: int | None
 ) -> None:
-    """Create order-created, status-changed and the dead-letter topic (existing ones are kept).
+    """Create order-created, status-changed, the dead-letter and the (compacted) SLA alert
+    topic; existing ones are kept.
 
     Fails within seconds, naming the address, when no broker answers.
 
@@ -60,17 +67,22 @@ def topics_create_command(
     settings = get_settings(ctx)
     client, events = settings.kafka_client_config(), list(settings.topics)
     dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []
+    alerts = [settings.topic_alerts] if settings.topic_alerts not in [*events, *dlq] else []
     try:
         outcome = ensure_topics(
             client, events, partitions=partitions, replication=replication,
             config=event_topic_config(retention_ms),
         )  # fmt: skip
         outcome |= ensure_topics(client, dlq, partitions=partitions, replication=replication)
+        outcome |= ensure_topics(
+            client, alerts, partitions=partitions, replication=replication,
+            config=ALERT_TOPIC_CONFIG,
+        )  # fmt: skip
     except TopicAdminError as exc:
         fail(str(exc))
     except KafkaException as exc:
         fail(f"invalid Kafka configuration: {exc.args[0]}")
-    for name in [*events, *dlq]:
+    for name in [*events, *dlq, *alerts]:
         note = ""
         if retention_ms is not None and name in events and outcome[name] == "exists":
             note = " (its retention is left as it is)"
