@@ -101,9 +101,11 @@ class SqlAlertRepository:
                 "alerted_at": now,
             }
             if change.before is None:
-                result = self._connection.execute(add_state, {"order_id": alert.order_id, **values})
+                moved = self._connection.execute(
+                    add_state.returning(_A.order_id), {"order_id": alert.order_id, **values}
+                )
             else:
-                result = self._connection.execute(
+                moved = self._connection.execute(
                     update(_STATE)
                     .where(
                         _A.order_id == alert.order_id,
@@ -111,8 +113,10 @@ class SqlAlertRepository:
                         _A.episode_start == change.before.episode_start,
                     )
                     .values(**values)
+                    .returning(_A.order_id)
                 )
-            if result.rowcount != 1:
+            # RETURNING, not rowcount: the driver may not report an INSERT's rowcount
+            if moved.first() is None:
                 continue  # another writer moved the order first: its alert stands
             self._connection.execute(
                 add_alert,
