@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: alerts read from the queue per publish
 PUBLISH_CHUNK = 500
+#: seconds between asks whether the alert topic exists, while the broker does not answer
+TOPIC_CHECK_S = 5.0
 
 
 def decide(
@@ -86,13 +88,20 @@ class AlertDesk:
         self._sweep_every_s = sweep_every_s
         self.metrics = metrics or ConsumerMetrics()
         self._clock = clock
-        self._next_tend: float | None = None  # monotonic; None: at once (start-up)
-        self.enabled = True
+        self._next_tend = 0.0  # monotonic
+        #: whether the alert topic exists (``None``: not known yet, asked at each tend)
+        self._topic: bool | None = None
+
+    @property
+    def publishing(self) -> bool:
+        """Whether alerts are published (the alert topic is known to exist)."""
+        return self._topic is True
 
     def in_batch(self, uow: UnitOfWork, prepared: PreparedEvents, _outcome: BatchOutcome) -> int:
         """``consumer.apply.AfterApply``: queue the alerts of the orders the batch touched,
-        evaluated as of its newest event time, in its transaction."""
-        if not self.enabled:
+        evaluated as of its newest event time, in its transaction (also while it is not
+        known yet whether the alert topic exists: they wait in the queue)."""
+        if self._topic is False:
             return 0
         repository = self._repository_of(uow)
         newest = max(received.event.occurred_at for received in prepared.unique.values())
@@ -101,30 +110,36 @@ class AlertDesk:
         return len(repository.record(changes)) if changes else 0
 
     def tend_due(self) -> bool:
-        """Whether :meth:`tend` should run now: at start-up, then every sweep period."""
-        if self._next_tend is None:
-            return True
-        return (
-            self.enabled and self._sweep_every_s is not None and time.monotonic() >= self._next_tend
-        )
+        """Whether :meth:`tend` should run now: at start-up, then every sweep period
+        (every ``TOPIC_CHECK_S`` while the alert topic's existence is not known)."""
+        if self._topic is False:
+            return False
+        return time.monotonic() >= self._next_tend
 
     def tend(self) -> int:
         """Sweep (when enabled) and publish what is queued; returns alerts published.
 
-        At start-up this also publishes what a worker that crashed had queued -- or,
-        when the alert topic does not exist, turns alerts off (with a warning) rather
-        than stall the worker on a topic that will not appear by itself.
+        The first run also publishes what a worker that crashed had queued. When the
+        broker says the alert topic does not exist, alerts are turned off (with a
+        warning) rather than stall the worker on a topic that will not appear by itself.
         """
-        if self._next_tend is None and (problem := self._sink.missing()) is not None:
-            log.warning("SLA alerts are off: %s (sla-pipeline topics create makes it)", problem)
-            self.enabled = False
-            self._next_tend = time.monotonic()
-            return 0
+        if self._topic is None:
+            self._topic = self._sink.topic_exists()
+            if self._topic is None:  # the broker did not answer: ask again later
+                self._next_tend = time.monotonic() + TOPIC_CHECK_S
+                return 0
+            if not self._topic:
+                log.warning(
+                    "SLA alerts are off: the alert topic does not exist "
+                    "(sla-pipeline topics create makes it)"
+                )
+                return 0
         if self._sweep_every_s is not None:
             self.sweep()
         published = self.publish_pending()
         self.refresh_gauge()  # other workers move it too
-        self._next_tend = time.monotonic() + (self._sweep_every_s or 0.0)
+        wait = self._sweep_every_s if self._sweep_every_s is not None else float("inf")
+        self._next_tend = time.monotonic() + wait
         return published
 
     def sweep(self) -> int:
@@ -141,7 +156,10 @@ class AlertDesk:
         return len(queued)
 
     def publish_pending(self) -> int:
-        """Publish every queued alert, then remove it from the queue."""
+        """Publish every queued alert, then remove it from the queue (nothing while the
+        alert topic is not known to exist)."""
+        if not self.publishing:
+            return 0
         published = 0
         while True:
             with self._unit_of_work() as uow:

@@ -288,8 +288,8 @@ class AlertRepository(Protocol):
 class AlertSink(Protocol):
     """The alert topic."""
 
-    def missing(self) -> str | None:
-        """Why alerts cannot be published at all (the topic does not exist), or ``None``."""
+    def topic_exists(self) -> bool | None:
+        """Whether the alert topic exists (``None``: the broker did not answer)."""
         ...
 
     def publish(self, alerts: Sequence[SlaAlert]) -> None:

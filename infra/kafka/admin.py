@@ -181,16 +181,19 @@ def topic_max_message_bytes(
         return None
 
 
-def topic_missing(client_config: Mapping[str, str], topic: str, *, timeout_s: float = 10.0) -> bool:
-    """Whether the cluster says ``topic`` does not exist (``False`` when it exists or
-    the cluster does not answer in ``timeout_s``: an outage is not a missing topic)."""
-    admin = AdminClient({**client_config})
+def topic_exists(
+    client_config: Mapping[str, str], topic: str, *, timeout_s: float = 3.0
+) -> bool | None:
+    """Whether ``topic`` exists; ``None`` when the cluster does not answer in
+    ``timeout_s`` (an outage is not a missing topic)."""
+    admin = AdminClient(with_client_log({**client_config}))
     try:
         metadata = admin.list_topics(topic=topic, timeout=timeout_s)
     except KafkaException:
-        return False
+        return None
     found = metadata.topics.get(topic)
     if found is None:
+        return False
+    if found.error is None:
         return True
-    error = found.error
-    return error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    return False if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART else None

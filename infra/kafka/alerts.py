@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer.errors import InfrastructureError
 from domain.alerts import SlaAlert, encode_alert
-from infra.kafka.admin import topic_missing
+from infra.kafka.admin import topic_exists
 from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error
 
@@ -39,10 +39,8 @@ class KafkaAlertSink:
             )
         return self._producer
 
-    def missing(self) -> str | None:
-        if topic_missing(self._client_config, self._topic):
-            return f"the alert topic {self._topic} does not exist"
-        return None
+    def topic_exists(self) -> bool | None:
+        return topic_exists(self._client_config, self._topic)
 
     def publish(self, alerts: Sequence[SlaAlert]) -> None:
         """Raises ``InfrastructureError`` unless the broker confirmed every alert (the

@@ -35,8 +35,8 @@ H = timedelta(hours=1)
 class UnusedSink:
     """The alert topic is not part of this contract (tests/faults/test_alerts.py uses it)."""
 
-    def missing(self) -> str | None:
-        return None
+    def topic_exists(self) -> bool | None:
+        return True
 
     def publish(self, alerts: Sequence[SlaAlert]) -> None:
         raise AssertionError("nothing is published in the database contract")
