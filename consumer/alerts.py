@@ -42,11 +42,16 @@ def decide(
     *,
     by_event: bool,
 ) -> list[AlertChange]:
-    """The alerts due for ``subjects`` evaluated at ``as_of`` (or later, when an order
-    was last announced later); ``by_event``: an event caused the evaluation."""
+    """The alerts due for ``subjects`` evaluated at ``as_of`` (or later: an order's
+    latest event time or last announcement when later); ``by_event``: an event
+    caused the evaluation."""
     changes: list[AlertChange] = []
     for subject in subjects:
-        at = max(as_of, subject.last.as_of) if subject.last is not None else as_of
+        # never before the order's latest event (all it is known to have reached) nor
+        # before its last announcement: a late old event cannot move it back in time
+        at = max(as_of, subject.latest_event_at)
+        if subject.last is not None:
+            at = max(at, subject.last.as_of)
         try:
             sla = evaluate(subject.order, policy, at)
         except KeyError:  # a tier without policy and no explicit promise: no deadline

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from consumer.ports import AlertChange, AlertSubject
 from domain.alerts import ALERT_STATES, AlertedState, SlaAlert, encode_alert
@@ -22,6 +22,9 @@ _SALES = cast(Table, Sale.__table__)
 _STATE = cast(Table, SlaAlertState.__table__)
 _OUTBOX = cast(Table, SlaAlertOutbox.__table__)
 _S, _A, _O = _SALES.c, _STATE.c, _OUTBOX.c
+#: milestones after which an order is no longer open
+_SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
+_ALERTING = sorted(state.value for state in ALERT_STATES)
 _SUBJECT_COLUMNS = (
     _S.order_id,
     _S.created_at,
@@ -74,60 +77,70 @@ class SqlAlertRepository:
         return [_subject(row) for row in self._connection.execute(query)]
 
     def read_subjects(self, order_ids: Collection[str]) -> list[AlertSubject]:
+        # a settled order (evaluated no earlier than its latest event) can only leave
+        # an announced at_risk/breached: the others cannot move, so are not read
+        settled = or_(*(column.is_not(None) for column in _SETTLED))
+        movable = or_(~settled, _A.state.in_(_ALERTING))
         ids = sorted(order_ids)
         subjects: list[AlertSubject] = []
         for i in range(0, len(ids), _IN_CHUNK):
-            subjects += self._subjects(_S.order_id.in_(ids[i : i + _IN_CHUNK]))
+            subjects += self._subjects(_S.order_id.in_(ids[i : i + _IN_CHUNK]), movable)
         return subjects
 
     def read_open_subjects(self) -> list[AlertSubject]:
-        settled = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
         return self._subjects(
-            *(column.is_(None) for column in settled),
+            *(column.is_(None) for column in _SETTLED),
             (_A.state.is_(None)) | (_A.state != SlaState.BREACHED.value),
         )
 
     def record(self, changes: Sequence[AlertChange]) -> list[SlaAlert]:
         now = datetime.now(UTC)
-        queued: list[SlaAlert] = []
-        add_state = insert_or_ignore(self._dialect, _STATE)
-        add_alert = insert_or_ignore(self._dialect, _OUTBOX)
-        for change in changes:
-            alert, after = change.alert, change.after
-            values = {
+
+        def values(change: AlertChange) -> dict[str, Any]:
+            after = change.after
+            return {
+                "order_id": change.alert.order_id,
                 "state": after.state.value,
                 "episode_start": after.episode_start,
                 "as_of": after.as_of,
                 "alerted_at": now,
             }
+
+        moved: set[str] = set()
+        first = [values(change) for change in changes if change.before is None]
+        if first:  # one statement; an order another writer announced first is skipped
+            add = insert_or_ignore(self._dialect, _STATE).returning(_A.order_id)
+            moved.update(self._connection.execute(add, first).scalars())
+        for change in changes:
             if change.before is None:
-                moved = self._connection.execute(
-                    add_state.returning(_A.order_id), {"order_id": alert.order_id, **values}
+                continue
+            row = values(change)
+            del row["order_id"]
+            guarded = (
+                update(_STATE)
+                .where(
+                    _A.order_id == change.alert.order_id,
+                    _A.state == change.before.state.value,
+                    _A.episode_start == change.before.episode_start,
                 )
-            else:
-                moved = self._connection.execute(
-                    update(_STATE)
-                    .where(
-                        _A.order_id == alert.order_id,
-                        _A.state == change.before.state.value,
-                        _A.episode_start == change.before.episode_start,
-                    )
-                    .values(**values)
-                    .returning(_A.order_id)
-                )
-            # RETURNING, not rowcount: the driver may not report an INSERT's rowcount
-            if moved.first() is None:
-                continue  # another writer moved the order first: its alert stands
-            self._connection.execute(
-                add_alert,
-                {
-                    "alert_id": str(alert.alert_id),
-                    "order_id": alert.order_id,
-                    "payload": encode_alert(alert).decode("utf-8"),
-                    "queued_at": now,
-                },
+                .values(**row)
+                .returning(_A.order_id)  # not rowcount: drivers may not report it
             )
-            queued.append(alert)
+            moved.update(self._connection.execute(guarded).scalars())
+        queued = [change.alert for change in changes if change.alert.order_id in moved]
+        if queued:
+            self._connection.execute(
+                insert_or_ignore(self._dialect, _OUTBOX),
+                [
+                    {
+                        "alert_id": str(alert.alert_id),
+                        "order_id": alert.order_id,
+                        "payload": encode_alert(alert).decode("utf-8"),
+                        "queued_at": now,
+                    }
+                    for alert in queued
+                ],
+            )
         return queued
 
     def pending(self, limit: int) -> list[SlaAlert]:

@@ -149,3 +149,15 @@ def test_a_change_from_a_state_no_longer_held_is_not_recorded(engine: Engine) ->
         assert SqlAlertRepository(uow.connection).record([stale, also_stale]) == []
         uow.commit()
     assert queued(engine) == [breached]
+
+
+def test_a_late_old_event_of_a_delivered_order_announces_nothing(engine: Engine) -> None:
+    alerts = desk(engine)
+    order = f"ORD-{uuid4().hex[:8]}"
+    steps = [(S.APPROVED, 1), (S.PACKED, 2), (S.SHIPPED, 2.5), (S.OUT_FOR_DELIVERY, 2.8)]
+    journey = [changed(status, order, hours=hours) for status, hours in steps]
+    assert apply(engine, alerts, promised(order, 4), *journey, changed(S.DELIVERED, order, 3)) == 0
+    # a failed attempt before the delivery, arriving last and alone: as of its own time
+    # the order would be at risk, but it is known delivered (met) by then
+    assert apply(engine, alerts, changed(S.DELIVERY_FAILED, order, hours=2.9)) == 0
+    assert queued(engine) == [] and counts(engine) == {}

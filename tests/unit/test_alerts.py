@@ -171,3 +171,16 @@ def test_decide_never_evaluates_an_order_earlier_than_last_announced() -> None:
     assert change.alert.caused_by_event_at == T0 + H
     (swept,) = decide([fresh], DEFAULT_POLICY, T0 + 6 * D, by_event=False)
     assert swept.alert.caused_by_event_at is None
+
+
+def test_decide_evaluates_an_order_no_earlier_than_its_latest_event() -> None:
+    # delivered on time at T0+2D after a failed attempt; a batch as of the failure's time
+    # (a late old event) must see the delivery, not an order at risk
+    order = standard(shipped_at=T0 + D, first_failed_at=T0 + 1.5 * D, delivered_at=T0 + 2 * D)
+    subject = AlertSubject(
+        order, T0 + 2 * D, AlertedState(SlaState.AT_RISK, T0 + 1.5 * D, T0 + 1.5 * D)
+    )
+    (change,) = decide([subject], DEFAULT_POLICY, T0 + 1.6 * D, by_event=True)
+    assert (change.alert.state, change.alert.as_of) == (SlaState.MET, T0 + 2 * D)
+    fresh = AlertSubject(order, T0 + 2 * D, None)
+    assert decide([fresh], DEFAULT_POLICY, T0 + 1.6 * D, by_event=True) == []
