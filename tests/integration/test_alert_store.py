@@ -134,6 +134,11 @@ def test_sweep_announces_a_deadline_crossed_without_events(engine: Engine) -> No
     )
     assert alert.caused_by_event_at is None and alert.episode_start == T0 + 4 * H
     assert counts(engine) == {SlaState.BREACHED: 1}
+    gauge = desk(engine)
+    gauge.refresh_gauge()
+    sample = gauge.metrics.registry.get_sample_value
+    assert sample("sla_pipeline_orders_alerting", {"state": "breached"}) == 1
+    assert sample("sla_pipeline_orders_alerting", {"state": "at_risk"}) == 0
 
 
 def test_a_change_from_a_state_no_longer_held_is_not_recorded(engine: Engine) -> None:
