@@ -177,8 +177,8 @@ class AlertDesk:
                 uow.commit()
             published += len(alerts)
             self.metrics.record_alerts_published(len(alerts))
-            for alert in alerts:
-                log.info(
+            for alert in alerts:  # a replay of old data can announce thousands
+                log.debug(
                     "SLA alert %s: order %s %s -> %s (%s)",
                     alert.alert_id,
                     alert.order_id,
@@ -189,6 +189,7 @@ class AlertDesk:
             if len(alerts) < PUBLISH_CHUNK:
                 break
         if published:
+            log.info("published %d SLA alerts", published)
             self.refresh_gauge()
         return published
 

@@ -86,6 +86,7 @@ def build_worker(
     Raises ``InfrastructureError`` when the Kafka clients cannot be created.
     """
     unit_of_work = unit_of_work_factory(engine)
+    metrics = metrics or ConsumerMetrics()  # one registry for the loop and its alerts
     group = settings.consumer_group
     client = settings.kafka_client_config()
     source = KafkaMessageSource(

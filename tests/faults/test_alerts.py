@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -110,6 +112,17 @@ def read_alerts(settings: Settings, timeout_s: float = 5.0) -> list[tuple[str, s
     return got
 
 
+def gauge(worker: WorkerProcess) -> dict[str, float]:
+    """``sla_pipeline_orders_alerting`` by state, scraped from the worker's /metrics."""
+    found = re.search(r"serving Prometheus metrics on (http://\S+/metrics)", worker.output())
+    if found is None:
+        return {}
+    with urllib.request.urlopen(found.group(1), timeout=5) as response:
+        text = response.read().decode()
+    pattern = r'^sla_pipeline_orders_alerting\{state="(\w+)"\} (\S+)$'
+    return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.MULTILINE)}
+
+
 def collapse(messages: list[tuple[str, str, bytes]]) -> dict[tuple[str, str], bytes]:
     """As a compacted topic keyed by order: copies must be byte-identical to collapse."""
     kept: dict[tuple[str, str], bytes] = {}
@@ -187,9 +200,11 @@ def test_live_stream_yields_exactly_the_expected_alerts_across_sigkill(
     time.sleep(max(0.0, (base + 33 * SEC - datetime.now(UTC)).total_seconds()))
     second.kill()  # mid-stream, after the late order's at-risk sweep
 
-    third = WorkerProcess(worker_env(settings, **sweep))
+    third = WorkerProcess(worker_env(settings, **sweep), "--metrics-port", "0")
     done = len(expected)
     assert wait_until(lambda: len(collapse(read_alerts(settings, 1))) >= done, 45, 1.0)
+    # the gauge: the late order is the one left breached (the others were delivered)
+    assert wait_until(lambda: gauge(third) == {"at_risk": 0.0, "breached": 1.0}, 10), gauge(third)
     os.kill(third.pid, signal.SIGTERM)
     assert third.wait(30) == 0, third.output()[-3000:]
 
