@@ -5,7 +5,7 @@ SLA alerts are confirmed by the broker and the database transaction (with the
 offsets it covers) has committed before the Kafka offsets are committed. Outages are
 retried with backoff; nothing is committed until they pass. The loop knows
 no SQL and no Kafka client: it talks to a ``MessageSource``, a
-``DeadLetterSink`` and a unit of work.
+``DeadLetterSink``, a unit of work and (for SLA alerts) an ``AlertDesk``.
 
 Batches are pipelined one deep: while batch N is applied on a second thread
 (the driver waits for the database without holding the GIL), the loop polls
