@@ -36,6 +36,7 @@ KAFKA_SETTINGS = frozenset(
         "topic_order_created",
         "topic_status_changed",
         "topic_dlq",
+        "topic_alerts",
         "consumer_group",
         "batch_wait_s",
     }
@@ -47,7 +48,7 @@ SETTINGS_USED: dict[str, frozenset[str]] = {
     "produce": KAFKA_SETTINGS,
     "replay": KAFKA_SETTINGS,
     "topics": KAFKA_SETTINGS,
-    "consume": KAFKA_SETTINGS | {"database_url", "batch_size"},
+    "consume": KAFKA_SETTINGS | {"database_url", "batch_size", "alert_sweep_s"},
     "ingest": frozenset({"database_url", "batch_size"}),
     "demo": frozenset({"database_url", "batch_size"}),
     "dlq": KAFKA_SETTINGS,

@@ -71,6 +71,13 @@ def _instance_id(value: str | None) -> str | None:
     "--metrics-addr", default="127.0.0.1", show_default=True, help="Address for --metrics-port."
 )
 @click.option(
+    "--alert-sweep",
+    type=click.FloatRange(0.1, 86_400),
+    metavar="SECONDS",
+    help="Sweep open orders for SLA deadlines crossed with no new event every SECONDS of "
+    "wall clock (live streams) [env SLA_ALERT_SWEEP_S].",
+)
+@click.option(
     "--seek-to-database/--no-seek-to-database",
     default=True,
     show_default=True,
@@ -87,23 +94,27 @@ def consume_command(
     instance_id: str | None,
     metrics_port: int | None,
     metrics_addr: str,
+    alert_sweep: float | None,
     seek_to_database: bool,
 ) -> None:
     """Run a consumer-group worker: Kafka to the database until stopped.
 
     SIGTERM or Ctrl-C finishes the batch in hand, commits and leaves the group.
-    Scale out by starting more workers with the same group.
+    Scale out by starting more workers with the same group. Orders entering or
+    leaving at_risk/breached are announced on the alert topic (when it exists).
 
     \b
     Example:
       sla-pipeline consume --metrics-port 9108
       sla-pipeline consume --until-idle 10
+      sla-pipeline consume --alert-sweep 30
     """
     updates = {
         "batch_size": batch_size,
         "batch_wait_s": batch_wait,
         "consumer_group": group,
         "consumer_instance_id": instance_id,
+        "alert_sweep_s": alert_sweep,
     }
     settings = get_settings(ctx).model_copy(update={k: v for k, v in updates.items() if v})
     static_id = settings.consumer_instance_id

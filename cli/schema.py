@@ -6,18 +6,24 @@ import json
 
 import click
 
+from domain.alerts import alert_json_schema
 from domain.codec import event_json_schema
 
 
 @click.command("schema")
-def schema_command() -> None:
+@click.option(
+    "--alerts", is_flag=True, help="Print the schema of the SLA alert topic's messages instead."
+)
+def schema_command(alerts: bool) -> None:
     """Print the JSON Schema of the event wire format (both event types).
 
     \b
     Example:
       sla-pipeline schema > event.schema.json
+      sla-pipeline schema --alerts > sla-alert.schema.json
     """
-    click.echo(json.dumps(event_json_schema(), indent=2, sort_keys=True))
+    schema = alert_json_schema() if alerts else event_json_schema()
+    click.echo(json.dumps(schema, indent=2, sort_keys=True))
 
 
 COMMANDS = [schema_command]

@@ -7,6 +7,7 @@ from confluent_kafka import KafkaException
 
 from cli.common import fail, get_settings
 from infra.kafka.admin import (
+    ALERT_TOPIC_CONFIG,
     EVENT_TOPIC_CONFIG,
     KEEP_FOREVER,
     TopicAdminError,
@@ -68,7 +69,8 @@ def topics_create_command(
     min_insync: int | None,
     retention_ms: int | None,
 ) -> None:
-    """Create order-created, status-changed and the dead-letter topic (existing ones are kept).
+    """Create order-created, status-changed, the dead-letter and the (compacted) SLA alert
+    topic; existing ones are kept.
 
     Fails within seconds, naming the address, when no broker answers. The defaults suit the
     cluster found: on 3 or more brokers every partition has 3 replicas and
@@ -82,6 +84,7 @@ def topics_create_command(
     settings = get_settings(ctx)
     client, events = settings.kafka_client_config(), list(settings.topics)
     dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []
+    alerts = [settings.topic_alerts] if settings.topic_alerts not in [*events, *dlq] else []
     try:
         durability = safe_durability(broker_count(client), replication, min_insync)
         extra = durability.topic_config()
@@ -93,6 +96,10 @@ def topics_create_command(
             client, dlq, partitions=partitions, replication=durability.replication,
             config={**EVENT_TOPIC_CONFIG, **extra},
         )  # fmt: skip
+        outcome |= ensure_topics(
+            client, alerts, partitions=partitions, replication=durability.replication,
+            config={**ALERT_TOPIC_CONFIG, **extra},
+        )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
     except TopicAdminError as exc:
@@ -101,7 +108,7 @@ def topics_create_command(
         fail(f"invalid Kafka configuration: {exc.args[0]}")
     insync = durability.min_insync or "the broker's"
     click.echo(f"replication {durability.replication}, min.insync.replicas {insync}")
-    for name in [*events, *dlq]:
+    for name in [*events, *dlq, *alerts]:
         note = ""
         if retention_ms is not None and name in events and outcome[name] == "exists":
             note = " (its retention is left as it is)"

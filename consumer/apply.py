@@ -14,8 +14,8 @@ was read -- have their whole history re-judged in the database.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
 
@@ -120,19 +120,29 @@ def _conflict_detail(event_id: str, where: str) -> str:
     return f"event_id {event_id} is already taken by an event with other content ({where})"
 
 
+#: A step run inside the batch's transaction after its events are applied (the SLA
+#: alerts, ``consumer.alerts``); returns how many alerts it recorded.
+AfterApply = Callable[[UnitOfWork, PreparedEvents, BatchOutcome], int]
+
+
 def apply_batch(
     events: Sequence[ReceivedEvent] | PreparedEvents,
     uow: UnitOfWork,
     *,
     checkpoint: Checkpoint | None = None,
+    after_apply: AfterApply | None = None,
 ) -> BatchOutcome:
-    """Apply ``events`` (and record ``checkpoint``) in one transaction and commit it.
+    """Apply ``events`` (then ``after_apply``, and record ``checkpoint``) in one
+    transaction and commit it.
 
     Nothing is written if anything fails; ``InfrastructureError`` from the unit
     of work means the same batch can simply be applied again later.
     """
+    prepared = events if isinstance(events, PreparedEvents) else prepare(events)
     with uow:
-        outcome = apply_events(events, uow.orders)
+        outcome = apply_events(prepared, uow.orders)
+        if after_apply is not None and outcome.applied:
+            outcome = replace(outcome, alerts=after_apply(uow, prepared, outcome))
         if checkpoint is not None and checkpoint.offsets:
             uow.orders.record_offsets(
                 checkpoint.consumer_group, checkpoint.offsets, checkpoint.owners or None

@@ -93,7 +93,8 @@ class BatchOutcome:
     ``illegal`` history rows were judged illegal while applying this batch;
     ``conflicting`` events reused a stored (or earlier) event id with different
     content: they were not applied, and ``conflicts`` holds this batch's ones (to be
-    dead-lettered; a sum of outcomes keeps only the count).
+    dead-lettered; a sum of outcomes keeps only the count); ``alerts`` SLA alerts
+    were recorded in the batch's transaction (to publish once it has committed).
     """
 
     received: int = 0
@@ -105,6 +106,7 @@ class BatchOutcome:
     orders_touched: int = 0
     conflicting: int = 0
     conflicts: tuple[Conflict, ...] = ()
+    alerts: int = 0
 
     def __add__(self, other: BatchOutcome) -> BatchOutcome:
         return BatchOutcome(
@@ -116,6 +118,7 @@ class BatchOutcome:
             illegal=self.illegal + other.illegal,
             orders_touched=self.orders_touched + other.orders_touched,
             conflicting=self.conflicting + other.conflicting,
+            alerts=self.alerts + other.alerts,
         )
 
 
@@ -135,3 +138,12 @@ class Conflict:
             value = received.payload.encode() if received.payload else encode_event(event)
         message = RawMessage(position, event.order_id.encode("utf-8"), value)
         return Rejected(message, RejectReason.CONFLICTING_DUPLICATE, self.detail)
+
+
+def batch_span(batch: DecodedBatch) -> tuple[str, str]:
+    """``topic[partition]@offset`` of the first and last offsets per partition, joined."""
+    parts = sorted(batch.next_offsets.items())
+    return (
+        ",".join(f"{t}[{p}]" for (t, p), _ in parts),
+        ",".join(f"{t}[{p}]@{o - 1}" for (t, p), o in parts),
+    )

@@ -19,6 +19,8 @@ _BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 _DURATIONS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: ``kind`` of ``InfrastructureError``: the label values of the retry counter.
 RETRY_KINDS = ("database", "broker")
+#: label values of the gauge of orders in an alert-worthy SLA state
+ALERTING_STATES = ("at_risk", "breached")
 
 
 class ConsumerMetrics:
@@ -71,6 +73,20 @@ class ConsumerMetrics:
             "Wall clock minus the newest event time applied.",
             registry=r,
         )
+        self.alerts_published = Counter(
+            _P + "sla_alerts_published",
+            "SLA alerts confirmed by the broker (a replayed alert counts again).",
+            registry=r,
+        )
+        self.orders_alerting = Gauge(
+            _P + "orders_alerting",
+            "Orders last announced at_risk or breached (the whole database: take max, not sum, "
+            "over workers).",
+            ["state"],
+            registry=r,
+        )
+        for state in ALERTING_STATES:
+            self.orders_alerting.labels(state=state)
         # Every known label value is exported from the start at 0: a series that first
         # appears at 1 is invisible to rate()/increase(), so the first dead letter or
         # retry after a start would not show on the dashboards or alerts.
@@ -87,6 +103,13 @@ class ConsumerMetrics:
         self.illegal.inc(outcome.illegal)
         self.orphaned.inc(outcome.orphaned)
         self.conflicting.inc(outcome.conflicting)
+
+    def record_alerts_published(self, count: int) -> None:
+        self.alerts_published.inc(count)
+
+    def record_orders_alerting(self, counts: Mapping[str, int]) -> None:
+        for state in ALERTING_STATES:
+            self.orders_alerting.labels(state=state).set(counts.get(state, 0))
 
     def record_batch(self, size: int, duration_s: float) -> None:
         self.consumed.inc(size)

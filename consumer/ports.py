@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from consumer.batch import Offsets, RawMessage, ReceivedEvent
+from domain.alerts import AlertedState, SlaAlert
 from domain.lifecycle import OrderStatus
 from domain.order import OrderSummary, Precedence
+from domain.sla import SlaInput, SlaPolicy, SlaState
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,4 +227,72 @@ class BrokerContact(Protocol):
 
     def unreachable(self) -> str | None:
         """Where no broker answers and why (``None``: one does, as far as is known)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSubject:
+    """What an alert evaluation needs of one order: its SLA input, the event time of
+    its latest event and what was last announced for it (``None``: nothing)."""
+
+    order: SlaInput
+    latest_event_at: datetime
+    last: AlertedState | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """An alert to record, with what the order's announced state moves from and to."""
+
+    alert: SlaAlert
+    before: AlertedState | None
+    after: AlertedState
+
+
+class AlertRepository(Protocol):
+    """``sla_alert_state`` (what was last announced per order) and the outbox of alerts
+    not yet published, inside the caller's transaction."""
+
+    def read_policy(self) -> SlaPolicy:
+        """The deadline policy per shipping tier (the ``sla_policy`` table)."""
+        ...
+
+    def read_subjects(self, order_ids: Collection[str]) -> list[AlertSubject]:
+        """Those of ``order_ids`` whose creation has arrived."""
+        ...
+
+    def read_open_subjects(self) -> list[AlertSubject]:
+        """Open orders (no delivery, cancellation, loss or return) whose creation has
+        arrived and that were not last announced breached: those time can move."""
+        ...
+
+    def record(self, changes: Sequence[AlertChange]) -> list[SlaAlert]:
+        """Move each order's announced state from ``before`` to ``after`` -- only if it
+        is still ``before`` (another writer may have moved it) -- and queue its alert;
+        return the alerts queued."""
+        ...
+
+    def pending(self, limit: int) -> list[SlaAlert]:
+        """Up to ``limit`` queued alerts, oldest first."""
+        ...
+
+    def forget(self, alert_ids: Collection[str]) -> None:
+        """Remove published alerts from the queue."""
+        ...
+
+    def count_alerting(self) -> dict[SlaState, int]:
+        """How many orders were last announced in each alert-worthy state."""
+        ...
+
+
+class AlertSink(Protocol):
+    """The alert topic."""
+
+    def topic_exists(self) -> bool | None:
+        """Whether the alert topic exists (``None``: the broker did not answer)."""
+        ...
+
+    def publish(self, alerts: Sequence[SlaAlert]) -> None:
+        """Publish alerts (JSON, keyed by ``order_id``) and wait for every
+        acknowledgement; raises ``InfrastructureError`` otherwise."""
         ...

@@ -1,11 +1,11 @@
 """The batch loop: poll, decode, dead-letter, apply in one transaction, commit offsets.
 
-Order matters, so a crash replays rather than loses: the dead letters are
-confirmed by the broker and the database transaction (with the offsets it
-covers) has committed before the Kafka offsets are committed. Outages are
+Order matters, so a crash replays rather than loses: the dead letters and the
+SLA alerts are confirmed by the broker and the database transaction (with the
+offsets it covers) has committed before the Kafka offsets are committed. Outages are
 retried with backoff; nothing is committed until they pass. The loop knows
 no SQL and no Kafka client: it talks to a ``MessageSource``, a
-``DeadLetterSink`` and a unit of work.
+``DeadLetterSink``, a unit of work and (for SLA alerts) an ``AlertDesk``.
 
 Batches are pipelined one deep: while batch N is applied on a second thread
 (the driver waits for the database without holding the GIL), the loop polls
@@ -17,18 +17,26 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from consumer.alerts import AlertDesk
 from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
-from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch, RawMessage, Rejected
+from consumer.batch import (
+    DEFAULT_BATCH_SIZE,
+    BatchOutcome,
+    DecodedBatch,
+    RawMessage,
+    Rejected,
+    batch_span,
+)
 from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import InfrastructureError, PartitionFenced, RetriesAbandoned
+from consumer.fault_hook import PAUSE_BEFORE_OFFSET_COMMIT_ENV, pause_before_offset_commit
 from consumer.metrics import ConsumerMetrics
 from consumer.ports import (
     BrokerContact,
@@ -45,12 +53,15 @@ from consumer.tuning import loop_tuning
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-__all__ = ["MessageSource", "RunSummary", "Worker", "WorkerConfig"]
+__all__ = [
+    "PAUSE_BEFORE_OFFSET_COMMIT_ENV",
+    "MessageSource",
+    "RunSummary",
+    "Worker",
+    "WorkerConfig",
+    "batch_span",
+]
 
-#: Test-only fault hook (unset in production): seconds to sleep after the database
-#: commit and before the Kafka offset commit, so the fault suite can SIGKILL a worker
-#: exactly there and prove that the replay is harmless (docs/guarantees.md).
-PAUSE_BEFORE_OFFSET_COMMIT_ENV = "SLA_FAULTS_PAUSE_BEFORE_OFFSET_COMMIT_S"
 #: How a bounded run (``until_idle_s``) that never got partitions ends: no broker
 #: answered for ``until_idle_s`` plus this long, or no assignment came at all.
 UNREACHABLE_ALLOWANCE_S = 10.0
@@ -120,8 +131,10 @@ class Worker:
         *,
         metrics: ConsumerMetrics | None = None,
         stop: StopFlag | None = None,
+        alerts: AlertDesk | None = None,
     ) -> None:
         self._source = source
+        self._alerts = alerts
         self._unit_of_work = unit_of_work
         self._dead_letters = dead_letters
         self._config = config
@@ -179,6 +192,7 @@ class Worker:
         started = time.monotonic()
         idle_since: float | None = None  # from the first poll after the first assignment
         while not self._stop.requested:
+            self._tend_alerts()
             wanted = cfg.batch_size
             if cfg.max_events is not None:
                 pending = self._in_flight.batch.size if self._in_flight else 0
@@ -249,9 +263,12 @@ class Worker:
         Raises ``PartitionFenced`` when a partition of the batch has a new owner."""
         checkpoint = Checkpoint(self._config.consumer_group, batch.next_offsets, owners)
         events = prepared if prepared is not None else batch.events
+        after = self._alerts.in_batch if self._alerts is not None else None
         return self._retry(
             "apply batch",
-            lambda: apply_batch(events, self._unit_of_work(), checkpoint=checkpoint),
+            lambda: apply_batch(
+                events, self._unit_of_work(), checkpoint=checkpoint, after_apply=after
+            ),
         )
 
     def _unreachable(self) -> str | None:
@@ -266,7 +283,7 @@ class Worker:
 
     def _finish_in_flight(self) -> _Finished:
         """Wait for the batch in flight (if any), dead-letter its conflicting
-        duplicates, then commit its Kafka offsets.
+        duplicates, publish its SLA alerts, then commit its Kafka offsets.
 
         Raises what its transaction raised (``RetriesAbandoned`` on a stop during
         an outage); its offsets are then not committed. A fenced batch (its
@@ -286,10 +303,20 @@ class Worker:
             return _Finished(BatchOutcome(), fenced=True)
         if outcome.conflicts:
             self._dead_letter([conflict.as_rejected() for conflict in outcome.conflicts])
-        _pause_before_offset_commit()
+        pause_before_offset_commit()
+        if outcome.alerts and self._alerts is not None:
+            self._retry("publish SLA alerts", self._alerts.publish_pending)
         self._retry("commit offsets", lambda: self._source.commit(batch.next_offsets))
         self._account(batch, outcome, time.perf_counter() - in_flight.started)
         return _Finished(outcome)
+
+    def _tend_alerts(self) -> None:
+        """At start-up and every sweep period: finish the batch in flight (so the sweep
+        sees its orders), sweep, and publish what is queued (a crashed worker's too)."""
+        if self._alerts is None or not self._alerts.tend_due():
+            return
+        self._finish_in_flight()
+        self._retry("SLA alert sweep", self._alerts.tend)
 
     def _rewind(self, batch: DecodedBatch) -> None:
         """Read the batch's partitions again from its first offsets (those still ours)."""
@@ -353,25 +380,3 @@ class Worker:
             should_stop=lambda: self._stop.requested,
             on_retry=on_retry,
         )
-
-
-def _pause_before_offset_commit() -> None:
-    """The test-only hook of ``PAUSE_BEFORE_OFFSET_COMMIT_ENV``; a bad value is ignored."""
-    value = os.environ.get(PAUSE_BEFORE_OFFSET_COMMIT_ENV)
-    if not value:
-        return
-    try:
-        seconds = min(max(float(value), 0.0), 60.0)
-    except ValueError:
-        return
-    log.warning("fault hook: database committed, pausing %.2fs before the offset commit", seconds)
-    time.sleep(seconds)
-
-
-def batch_span(batch: DecodedBatch) -> tuple[str, str]:
-    """``topic[partition]@offset`` of the first and last offsets per partition, joined."""
-    parts = sorted(batch.next_offsets.items())
-    return (
-        ",".join(f"{t}[{p}]" for (t, p), _ in parts),
-        ",".join(f"{t}[{p}]@{o - 1}" for (t, p), o in parts),
-    )

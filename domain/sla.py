@@ -236,6 +236,25 @@ def _at_risk_reason(
     return None
 
 
+def at_risk_since(
+    order: SlaInput, policy: SlaPolicy, reason: AtRiskReason, due: datetime
+) -> datetime:
+    """The instant from which ``reason`` (as :func:`evaluate` found it) holds: the
+    boundary of its rule, a fact of the order, so the same whatever the as-of instant.
+
+    Raises ValueError for a reason the order's facts cannot support.
+    """
+    tier = policy.get(order.shipping_tier)
+    if reason is AtRiskReason.DELIVERY_FAILED and order.first_failed_at is not None:
+        return order.first_failed_at
+    if tier is not None and reason is AtRiskReason.NOT_SHIPPED:
+        return order.created_at + timedelta(hours=tier.ship_within_hours)
+    if tier is not None and reason is AtRiskReason.DEADLINE_NEAR:
+        # left * 100 < window * pct  <=>  as_of > due - window * pct / 100
+        return due - (due - order.created_at) * tier.at_risk_remaining_pct / 100
+    raise ValueError(f"order {order.order_id} cannot be at risk for {reason.value}")
+
+
 def evaluate_all(orders: Iterable[SlaInput], policy: SlaPolicy, as_of: datetime) -> list[OrderSla]:
     """:func:`evaluate` of every order created at or before ``as_of``."""
     results = (evaluate(order, policy, as_of) for order in orders)

@@ -10,14 +10,18 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from consumer.alerts import AlertDesk
 from consumer.metrics import ConsumerMetrics
+from consumer.ports import UnitOfWork
 from consumer.retry import Backoff
 from consumer.shutdown import StopFlag
 from consumer.worker import Worker, WorkerConfig
+from infra.db.alerts import SqlAlertRepository
 from infra.db.engine import make_engine
 from infra.db.ledger import SqlPartitionLedger
 from infra.db.migrate import upgrade
 from infra.db.unit_of_work import SqlUnitOfWork
+from infra.kafka.alerts import KafkaAlertSink
 from infra.kafka.consumer import KafkaMessageSource
 from infra.kafka.dead_letter_sink import KafkaDeadLetterSink
 from infra.settings import Settings
@@ -31,6 +35,26 @@ def database_engine(settings: Settings) -> Engine:
 def unit_of_work_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
     """A fresh unit of work per call, on ``engine``."""
     return lambda: SqlUnitOfWork(engine)
+
+
+def alert_repository(uow: UnitOfWork) -> SqlAlertRepository:
+    """The alert repository on the connection of an open SQL unit of work."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError(f"SLA alerts need a SQL unit of work, not {type(uow).__name__}")
+    return SqlAlertRepository(uow.connection)
+
+
+def alert_desk(
+    settings: Settings, engine: Engine, metrics: ConsumerMetrics | None = None
+) -> AlertDesk:
+    """SLA alerts recorded in ``engine``'s database and published to ``settings.topic_alerts``."""
+    return AlertDesk(
+        alert_repository,
+        unit_of_work_factory(engine),
+        KafkaAlertSink(settings.kafka_client_config(), settings.topic_alerts),
+        sweep_every_s=settings.alert_sweep_s,
+        metrics=metrics,
+    )
 
 
 def migrated_engine(settings: Settings) -> Engine:
@@ -54,12 +78,15 @@ def build_worker(
     seek_to_database: bool = True,
     backoff: Backoff | None = None,
     instance_id: str | None = None,
+    alerts: bool = True,
 ) -> Worker:
-    """A worker for ``settings.consumer_group`` on both event topics.
+    """A worker for ``settings.consumer_group`` on both event topics (publishing SLA
+    alerts unless ``alerts`` is false).
 
     Raises ``InfrastructureError`` when the Kafka clients cannot be created.
     """
     unit_of_work = unit_of_work_factory(engine)
+    metrics = metrics or ConsumerMetrics()  # one registry for the loop and its alerts
     group = settings.consumer_group
     client = settings.kafka_client_config()
     source = KafkaMessageSource(
@@ -85,6 +112,7 @@ def build_worker(
         config,
         metrics=metrics,
         stop=stop,
+        alerts=alert_desk(settings, engine, metrics) if alerts else None,
     )
 
 

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     topic_order_created: str = Field(default="order-created", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     topic_status_changed: str = Field(default="status-changed", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     topic_dlq: str = Field(default="pipeline-dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    topic_alerts: str = Field(default="sla-alerts", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    alert_sweep_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="Seconds of wall clock between sweeps for SLA deadlines crossed with no "
+        "new event (live streams); unset: no sweep, alerts come from events only.",
+    )
     consumer_group: str = Field(default="sla-pipeline", min_length=1)
     consumer_instance_id: str | None = Field(
         default=None,
@@ -125,7 +133,7 @@ class Settings(BaseSettings):
                 else {}
             ),
             "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
-            "topics": ", ".join([*self.topics, self.topic_dlq]),
+            "topics": ", ".join([*self.topics, self.topic_dlq, self.topic_alerts]),
             "consumer_group": self.consumer_group,
         }
         for key, value in self.kafka_config.items():

@@ -91,6 +91,12 @@ def _insert(dialect: str, table: Any) -> Any:
     raise NotImplementedError(f"database dialect {dialect!r} is not supported")
 
 
+def insert_or_ignore(dialect: str, table: Any) -> Insert:
+    """An INSERT that skips rows whose key is already there (another writer's)."""
+    result: Insert = _insert(dialect, table).on_conflict_do_nothing()
+    return result
+
+
 def _columns(table: Table) -> list[Any]:
     # every column but a generated primary key (``order_history.id``)
     return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]

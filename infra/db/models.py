@@ -159,3 +159,31 @@ class ConsumerOffset(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     topic_id: Mapped[str | None] = mapped_column(String(32))
     owner_epoch: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class SlaAlertState(Base):
+    """Per order, the SLA state last announced on the alert topic (written with the
+    change that caused it): what the next evaluation compares with."""
+
+    __tablename__ = "sla_alert_state"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    episode_start: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    #: the instant the state was evaluated at (an order is never evaluated earlier again)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    alerted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index(None, "state"),)
+
+
+class SlaAlertOutbox(Base):
+    """Alerts decided but not yet confirmed by the broker (removed once they are)."""
+
+    __tablename__ = "sla_alert_outbox"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    #: publishing follows this, so an order's alerts go out in the order decided
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -43,6 +43,11 @@ def event_topic_config(retention_ms: int | None = None) -> dict[str, str]:
     return config
 
 
+#: The alert topic keeps each order's latest alert (its key is the order id); a
+#: republished alert (same id, same content) collapses into the one it repeats.
+ALERT_TOPIC_CONFIG: Mapping[str, str] = {"cleanup.policy": "compact"}
+
+
 class TopicAdminError(Exception):
     """The broker refused or did not answer a topic request (not "already exists")."""
 
@@ -225,3 +230,21 @@ def topic_max_message_bytes(
         return int(entries["max.message.bytes"].value)
     except (KafkaException, TimeoutError, KeyError, TypeError, ValueError):
         return None
+
+
+def topic_exists(
+    client_config: Mapping[str, str], topic: str, *, timeout_s: float = 3.0
+) -> bool | None:
+    """Whether ``topic`` exists; ``None`` when the cluster does not answer in
+    ``timeout_s`` (an outage is not a missing topic)."""
+    admin = AdminClient(with_client_log({**client_config}))
+    try:
+        metadata = admin.list_topics(topic=topic, timeout=timeout_s)
+    except KafkaException:
+        return None
+    found = metadata.topics.get(topic)
+    if found is None:
+        return False
+    if found.error is None:
+        return True
+    return False if found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART else None

@@ -14,9 +14,9 @@ from tests.unit.test_cli_errors import error_line, run
 
 @pytest.fixture
 def new_topics(kafka_admin: AdminClient, unique_id: str) -> Iterator[dict[str, str]]:
-    """Names of three topics that do not exist yet; deleted after the test."""
+    """Names of four topics that do not exist yet; deleted after the test."""
     names = {k: f"cli-{unique_id}-{k[10:].lower()}" for k in ("SLA_TOPIC_ORDER_CREATED",
-             "SLA_TOPIC_STATUS_CHANGED", "SLA_TOPIC_DLQ")}  # fmt: skip
+             "SLA_TOPIC_STATUS_CHANGED", "SLA_TOPIC_DLQ", "SLA_TOPIC_ALERTS")}  # fmt: skip
     yield names
     existing = kafka_admin.list_topics(timeout=30).topics
     doomed = [n for n in names.values() if n in existing]

@@ -167,12 +167,12 @@ def test_replay_reproduces_the_stream_and_rejects_bad_rows(
     _check_topic(kafka_bootstrap, topics.status_changed, changed, published)
 
 
-def _retention(admin: AdminClient, topic: str) -> tuple[str, bool]:
-    """(retention.ms, whether that is the broker default) of ``topic``."""
+def _retention(admin: AdminClient, topic: str, key: str = "retention.ms") -> tuple[str, bool]:
+    """(retention.ms -- or ``key`` --, whether that is the broker default) of ``topic``."""
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     for _ in range(100):  # a new topic may take a moment to be known to every request path
         try:
-            entry = admin.describe_configs([resource])[resource].result(timeout=30)["retention.ms"]
+            entry = admin.describe_configs([resource])[resource].result(timeout=30)[key]
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
@@ -183,9 +183,11 @@ def _retention(admin: AdminClient, topic: str) -> tuple[str, bool]:
 
 
 def _topic_names(bootstrap: str, unique_id: str) -> tuple[list[str], dict[str, str]]:
-    """Fresh names for created / changed / DLQ topics, and the environment naming them."""
+    """Fresh names for created / changed / DLQ / alert topics, and the environment naming them."""
     names = [f"created-{unique_id}", f"changed-{unique_id}", f"dlq-{unique_id}"]
+    names.append(f"alerts-{unique_id}")
     keys = ["SLA_TOPIC_ORDER_CREATED", "SLA_TOPIC_STATUS_CHANGED", "SLA_TOPIC_DLQ"]
+    keys.append("SLA_TOPIC_ALERTS")
     return names, {"SLA_KAFKA_BOOTSTRAP_SERVERS": bootstrap, **dict(zip(keys, names, strict=True))}
 
 
@@ -201,6 +203,8 @@ def test_topics_create_sets_the_retention_of_the_event_topics(
         assert _retention(kafka_admin, names[0]) == ("-1", False)
         assert _retention(kafka_admin, names[1]) == ("-1", False)
         assert _retention(kafka_admin, names[2])[1]  # dead letters: the broker's retention
+        # alerts: each order's latest is kept (compacted by key)
+        assert _retention(kafka_admin, names[3], "cleanup.policy") == ("compact", False)
         # existing topics are kept as they are, and the output says so
         again = CliRunner().invoke(cli, [*create, "5000"], env=env)
         assert again.exit_code == 0, again.output

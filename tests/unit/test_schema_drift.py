@@ -1,6 +1,7 @@
 """The committed JSON Schemas under schemas/ must match the pydantic models.
 
-Regenerate after changing domain/events.py: ``python -m tests.unit.test_schema_drift``.
+Regenerate after changing domain/events.py or domain/alerts.py:
+``python -m tests.unit.test_schema_drift``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from domain.alerts import alert_json_schema
 from domain.codec import event_json_schema
 from domain.events import OrderCreated, StatusChanged
 
@@ -31,6 +33,7 @@ def expected_files() -> dict[str, str]:
         schema = model.model_json_schema(mode="validation")
         schema["$schema"] = DRAFT
         files[f"{name}.schema.json"] = _render(schema)
+    files["sla-alert.schema.json"] = _render(alert_json_schema())
     return files
 
 
@@ -46,6 +49,9 @@ def test_schema_command_prints_the_committed_schema() -> None:
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == 0
     assert result.output == (SCHEMAS / "event.schema.json").read_text(encoding="utf-8")
+    alerts = CliRunner().invoke(cli, ["schema", "--alerts"])
+    assert alerts.exit_code == 0
+    assert alerts.output == (SCHEMAS / "sla-alert.schema.json").read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

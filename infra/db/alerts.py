@@ -1,0 +1,185 @@
+"""The SQL side of SLA alerts: ``consumer.ports.AlertRepository`` on a connection."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
+
+from consumer.ports import AlertChange, AlertSubject
+from domain.alerts import ALERT_STATES, AlertedState, SlaAlert, encode_alert
+from domain.events import ShippingTier
+from domain.sla import SlaInput, SlaPolicy, SlaState, TierPolicy
+from infra.db.apply_sql import insert_or_ignore
+from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState
+from infra.db.sla_views import sla_policy
+
+#: keep IN lists well under SQLite's limit of bound parameters
+_IN_CHUNK = 5000
+_SALES = cast(Table, Sale.__table__)
+_STATE = cast(Table, SlaAlertState.__table__)
+_OUTBOX = cast(Table, SlaAlertOutbox.__table__)
+_S, _A, _O = _SALES.c, _STATE.c, _OUTBOX.c
+#: milestones after which an order is no longer open
+_SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
+_ALERTING = sorted(state.value for state in ALERT_STATES)
+_SUBJECT_COLUMNS = (
+    _S.order_id,
+    _S.created_at,
+    _S.shipping_tier,
+    _S.promised_delivery_at,
+    _S.shipped_at,
+    _S.out_for_delivery_at,
+    _S.first_failed_at,
+    _S.delivered_at,
+    _S.returned_at,
+    _S.lost_at,
+    _S.cancelled_at,
+    _S.status_at,
+    _A.state,
+    _A.episode_start,
+    _A.as_of,
+)
+
+
+class SqlAlertRepository:
+    """``sla_alert_state`` and ``sla_alert_outbox`` inside the connection's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._dialect = connection.dialect.name
+
+    def read_policy(self) -> SlaPolicy:
+        rows = self._connection.execute(select(sla_policy)).mappings()
+        policy: dict[ShippingTier, TierPolicy] = {}
+        for row in rows:
+            try:
+                tier = ShippingTier(row["shipping_tier"])
+            except ValueError:
+                continue  # a policy row for a tier no event can carry
+            policy[tier] = TierPolicy(
+                promise_days=row["promise_days"],
+                business_days=row["business_days"],
+                end_of_day=row["end_of_day"],
+                ship_within_hours=row["ship_within_hours"],
+                at_risk_remaining_pct=row["at_risk_remaining_pct"],
+            )
+        return policy
+
+    def _subjects(self, *conditions: Any) -> list[AlertSubject]:
+        query = (
+            select(*_SUBJECT_COLUMNS)
+            .select_from(_SALES.outerjoin(_STATE, _A.order_id == _S.order_id))
+            .where(_S.awaiting_creation.is_(False), _S.created_at.is_not(None), *conditions)
+        )
+        return [_subject(row) for row in self._connection.execute(query)]
+
+    def read_subjects(self, order_ids: Collection[str]) -> list[AlertSubject]:
+        # a settled order (evaluated no earlier than its latest event) can only leave
+        # an announced at_risk/breached: the others cannot move, so are not read
+        settled = or_(*(column.is_not(None) for column in _SETTLED))
+        movable = or_(~settled, _A.state.in_(_ALERTING))
+        ids = sorted(order_ids)
+        subjects: list[AlertSubject] = []
+        for i in range(0, len(ids), _IN_CHUNK):
+            subjects += self._subjects(_S.order_id.in_(ids[i : i + _IN_CHUNK]), movable)
+        return subjects
+
+    def read_open_subjects(self) -> list[AlertSubject]:
+        return self._subjects(
+            *(column.is_(None) for column in _SETTLED),
+            (_A.state.is_(None)) | (_A.state != SlaState.BREACHED.value),
+        )
+
+    def record(self, changes: Sequence[AlertChange]) -> list[SlaAlert]:
+        now = datetime.now(UTC)
+
+        def values(change: AlertChange) -> dict[str, Any]:
+            after = change.after
+            return {
+                "order_id": change.alert.order_id,
+                "state": after.state.value,
+                "episode_start": after.episode_start,
+                "as_of": after.as_of,
+                "alerted_at": now,
+            }
+
+        moved: set[str] = set()
+        first = [values(change) for change in changes if change.before is None]
+        if first:  # one statement; an order another writer announced first is skipped
+            add = insert_or_ignore(self._dialect, _STATE).returning(_A.order_id)
+            moved.update(self._connection.execute(add, first).scalars())
+        for change in changes:
+            if change.before is None:
+                continue
+            row = values(change)
+            del row["order_id"]
+            guarded = (
+                update(_STATE)
+                .where(
+                    _A.order_id == change.alert.order_id,
+                    _A.state == change.before.state.value,
+                    _A.episode_start == change.before.episode_start,
+                )
+                .values(**row)
+                .returning(_A.order_id)  # not rowcount: drivers may not report it
+            )
+            moved.update(self._connection.execute(guarded).scalars())
+        queued = [change.alert for change in changes if change.alert.order_id in moved]
+        if queued:
+            self._connection.execute(
+                insert_or_ignore(self._dialect, _OUTBOX),
+                [
+                    {
+                        "alert_id": str(alert.alert_id),
+                        "order_id": alert.order_id,
+                        "payload": encode_alert(alert).decode("utf-8"),
+                        "queued_at": now,
+                    }
+                    for alert in queued
+                ],
+            )
+        return queued
+
+    def pending(self, limit: int) -> list[SlaAlert]:
+        rows = self._connection.execute(
+            select(_O.payload).order_by(_O.queued_at, _O.alert_id).limit(limit)
+        )
+        return [SlaAlert.model_validate_json(payload) for (payload,) in rows]
+
+    def forget(self, alert_ids: Collection[str]) -> None:
+        ids = sorted(alert_ids)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            self._connection.execute(delete(_OUTBOX).where(_O.alert_id.in_(chunk)))
+
+    def count_alerting(self) -> dict[SlaState, int]:
+        states = sorted(state.value for state in ALERT_STATES)
+        rows = self._connection.execute(
+            select(_A.state, func.count()).where(_A.state.in_(states)).group_by(_A.state)
+        )
+        return {SlaState(state): count for state, count in rows}
+
+
+def _subject(row: Any) -> AlertSubject:
+    order = SlaInput(
+        order_id=row.order_id,
+        created_at=row.created_at,
+        shipping_tier=ShippingTier(row.shipping_tier),
+        promised_delivery_at=row.promised_delivery_at,
+        shipped_at=row.shipped_at,
+        out_for_delivery_at=row.out_for_delivery_at,
+        first_failed_at=row.first_failed_at,
+        delivered_at=row.delivered_at,
+        returned_at=row.returned_at,
+        lost_at=row.lost_at,
+        cancelled_at=row.cancelled_at,
+    )
+    last = (
+        AlertedState(SlaState(row.state), row.episode_start, row.as_of)
+        if row.state is not None
+        else None
+    )
+    return AlertSubject(order, row.status_at, last)
