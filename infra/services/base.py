@@ -18,7 +18,28 @@ from infra.services import process
 from infra.services.exceptions import ServiceStartError, ServiceStopError
 
 
-class LocalService(abc.ABC):
+class StartedInContext:
+    """``with server:`` starts it and stops it on leaving (``start()`` returns the server)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalService(StartedInContext, abc.ABC):
     """One server process on 127.0.0.1 that owns a directory (data, config, logs).
 
     ``start()`` prepares the directory on first use and waits until the server answers;
@@ -231,17 +252,6 @@ class LocalService(abc.ABC):
             raise ServiceStopError(f"pid {pid} is not the {self.name} server in {self.directory}")
         self._pid = pid if process.pid_alive(pid) else None
         self._owns_directory = owns_directory
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} port={self._port} pid={self._pid} dir={self._directory}>"

@@ -16,18 +16,18 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from infra.services import process
+from infra.services.base import StartedInContext
 from infra.services.exceptions import ServiceStartError
 from infra.services.kafka import LocalKafka, new_cluster_id
 
 
-class LocalKafkaCluster:
+class LocalKafkaCluster(StartedInContext):
     """``brokers`` Kafka nodes in sub-directories ``node-<id>`` of one directory.
 
     ``start()`` launches every node before waiting, because a node answers only once a
@@ -182,17 +182,6 @@ class LocalKafkaCluster:
         cluster = cls(brokers=len(nodes), directory=state["directory"], nodes=nodes)
         cluster._owns_directory = bool(state["owns_directory"])
         return cluster
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<LocalKafkaCluster {self.bootstrap} dir={self.directory}>"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from infra.services import process
+from infra.services.base import StartedInContext
 from infra.services.exceptions import ServiceStartError
 from infra.services.postgres import LocalPostgres
 
@@ -65,7 +65,7 @@ class LocalPostgresReplica(LocalPostgres):
         """Nothing to create: a standby is read-only and holds what the primary holds."""
 
 
-class LocalPostgresPair:
+class LocalPostgresPair(StartedInContext):
     """A primary and its hot standby in sub-directories ``primary`` and ``replica``."""
 
     name = "postgres"
@@ -133,14 +133,3 @@ class LocalPostgresPair:
             owns = bool(state["replica"]["owns_directory"])
             replica._attach_pid(int(state["replica"]["pid"]), owns_directory=owns)
         return cls(primary=primary, replica=replica)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
