@@ -97,11 +97,15 @@ def decode_event(raw: bytes, *, key: MessageKey = KEYLESS) -> Event:
     return decode_with_canonical(raw, key=key)[0]
 
 
-def decode_with_canonical(raw: bytes, *, key: MessageKey = KEYLESS) -> tuple[Event, bytes]:
+def decode_with_canonical(
+    raw: bytes, *, key: MessageKey = KEYLESS, checked: frozenset[str] | None = None
+) -> tuple[Event, bytes]:
     """:func:`decode_event`, also returning the event's canonical JSON (:func:`encode_event`).
 
     Bytes equal to the canonical JSON cannot hold a duplicate key or a Unix time, so
-    only other bytes (another producer's, a file row) pay for the text check.
+    only other bytes (another producer's) pay for the text check. ``checked``: the
+    caller made ``raw`` from a parsed object (no key twice, no NaN) and found these
+    event-time fields holding other than date-time text.
     """
     if len(raw) > MAX_EVENT_BYTES:
         raise EventDecodeError(
@@ -114,12 +118,17 @@ def decode_with_canonical(raw: bytes, *, key: MessageKey = KEYLESS) -> tuple[Eve
     try:
         event = _EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
+        if checked is not None:
+            raise _classify(exc, checked) from None
         text_error, not_date_times = _check_text(text, validated=False)
         raise (text_error or _classify(exc, not_date_times)) from None
     except RecursionError:
         raise EventDecodeError(RejectReason.INVALID_JSON, "nested too deeply") from None
     canonical = encode_event(event)
-    if canonical != raw:
+    if checked is not None:
+        if checked:
+            raise _not_date_time(min(checked))
+    elif canonical != raw:
         text_error, not_date_times = _check_text(text, validated=True)
         if text_error is not None:
             raise text_error
@@ -136,12 +145,23 @@ def decode_with_canonical(raw: bytes, *, key: MessageKey = KEYLESS) -> tuple[Eve
 
 
 def decode_payload(payload: object) -> Event:
-    """Validate an already-parsed JSON value (a file row); raises :class:`EventDecodeError`."""
+    """Validate an already-parsed JSON value (a file row); raises :class:`EventDecodeError`.
+
+    A parsed object holds no key twice; its event-time fields are checked here.
+    """
     try:
-        text = json.dumps(payload)
+        text = json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise EventDecodeError(RejectReason.INVALID_FIELD, str(exc)[:200]) from None
-    return decode_event(text.encode("utf-8"))
+        reason = RejectReason.INVALID_JSON if "JSON compliant" in str(exc) else None
+        raise EventDecodeError(reason or RejectReason.INVALID_FIELD, str(exc)[:200]) from None
+    checked = _NONE
+    if isinstance(payload, dict):
+        checked = frozenset(
+            name
+            for name in EVENT_TIME_FIELDS
+            if isinstance(value := payload.get(name), str) and _DATE_TIME_TEXT.match(value) is None
+        )
+    return decode_with_canonical(text.encode("utf-8"), checked=checked)[0]
 
 
 # pydantic also reads a string of digits as a Unix time; the contract is date-time text

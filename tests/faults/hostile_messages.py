@@ -21,7 +21,10 @@ from domain.events import MAX_EVENT_BYTES, Event, OrderCreated
 
 #: Shapes that a correct worker must dead-letter (whatever the reason it names).
 MUST_REJECT = frozenset(
-    {"over_limit", "huge", "bad_utf8", "empty", "tombstone", "null_key", "wrong_key", "noise"}
+    {
+        *("over_limit", "huge", "bad_utf8", "empty", "tombstone", "null_key", "wrong_key"),
+        *("noise", "dup_key", "version"),
+    }
 )
 EXTREME_TIMES = [
     "9999-12-31T23:59:59-12:00",

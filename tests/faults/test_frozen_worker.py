@@ -36,7 +36,7 @@ from tests.faults.workers import WorkerProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 ORDERS = 2500
-FROZEN_S = 60.0
+FROZEN_S = 45.0
 FENCED_MARKER = "taken over by another member"
 
 

@@ -7,9 +7,11 @@ seconds. It must never stop on its own, the group's lag must return to 0, and ev
 sent offset must be accounted for exactly once: dead-lettered with a non-empty
 reason, or applied (its ``event_id`` is in ``order_history``; a duplicate of an
 applied event counts as applied). Shapes only a broken worker would accept are
-checked to be dead-lettered; distinct valid events to be applied. For shapes whose
-exact treatment is still being tightened (duplicate JSON keys, out-of-range times,
-odd ``schema_version``, reused ids) only "applied or dead-lettered" is asserted.
+checked to be dead-lettered (duplicate JSON keys and any ``schema_version`` but the
+integer 1 among them); distinct valid events to be applied. Extreme times may be valid
+or out of range, and of an id reused with other content one version is kept and the
+others dead-lettered, whichever partition is read first: for those shapes "applied or
+dead-lettered" is asserted.
 """
 
 from __future__ import annotations
