@@ -107,9 +107,13 @@ class LocalKafkaCluster(StartedInContext):
         return self
 
     def stop(self) -> None:
-        """Stop every node by pid; remove the directory when this object made it."""
+        """Stop every node by pid; remove the directory when this object made it.
+
+        The nodes are killed, not shut down: their data goes with them, and a graceful
+        stop of each in turn waits on the others' controlled shutdown (half a minute).
+        """
         for node in self.nodes:
-            node.stop()
+            node.stop(graceful=False)
         if self._owns_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
 
