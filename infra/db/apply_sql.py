@@ -266,8 +266,19 @@ def offsets_update_owned() -> Update:
             row.owner_epoch == bindparam("epoch"),
         )
         .values(
+            # an offset recorded for another topic id (a stale record that could not be
+            # reset on assignment) is replaced, never kept by "the larger wins"
             next_offset=case(
-                (bindparam("n") > row.next_offset, bindparam("n")), else_=row.next_offset
+                (
+                    and_(
+                        row.topic_id.is_not(None),
+                        bindparam("topic_id", type_=String).is_not(None),
+                        row.topic_id != bindparam("topic_id", type_=String),
+                    ),
+                    bindparam("n"),
+                ),
+                (bindparam("n") > row.next_offset, bindparam("n")),
+                else_=row.next_offset,
             ),
             topic_id=func.coalesce(bindparam("topic_id", type_=String), row.topic_id),
             updated_at=bindparam("u"),

@@ -15,6 +15,8 @@ from sqlalchemy import Engine, text
 
 from consumer.apply import Checkpoint, apply_batch
 from consumer.batch import ReceivedEvent
+from consumer.errors import PartitionFenced
+from consumer.ports import PartitionOwner
 from domain.events import Event
 from domain.lifecycle import OrderStatus as S
 from domain.order import fold
@@ -189,3 +191,32 @@ def test_any_permutation_duplication_and_batching_gives_the_same_database(
         row = sale(engine, order_id)
         assert row["status_event_id"] == str(summary.status_event_id)
         assert bool(row["awaiting_creation"]) == summary.awaiting_creation
+
+
+def test_partition_claims_fence_earlier_owners_and_forget_other_topics(engine: Engine) -> None:
+    """The owner epoch and topic id of ``consumer_offsets``, the same on both backends."""
+
+    def run(work):  # type: ignore[no-untyped-def]
+        with SqlUnitOfWork(engine) as uow:
+            result = work(uow.orders)
+            uow.commit()
+        return result
+
+    tp = ("order-created", 0)
+    first = run(lambda o: o.claim_partitions("g", [tp]))[tp]
+    assert (first.epoch, first.next_offset, first.topic_id) == (1, 0, None)
+    run(lambda o: o.record_offsets("g", {tp: 100}, {tp: PartitionOwner(first.epoch, "id-A")}))
+    second = run(lambda o: o.claim_partitions("g", [tp]))[tp]
+    assert (second.epoch, second.next_offset, second.topic_id) == (2, 100, "id-A")
+    # the first owner, still holding epoch 1, can no longer record anything
+    with pytest.raises(PartitionFenced):
+        run(lambda o: o.record_offsets("g", {tp: 150}, {tp: PartitionOwner(1, "id-A")}))
+    # under its own epoch the offset only moves forward...
+    run(lambda o: o.record_offsets("g", {tp: 90}, {tp: PartitionOwner(2, "id-A")}))
+    assert run(lambda o: o.read_offsets("g", [tp])) == {tp: 100}
+    # ...unless the topic changed: an offset of another topic id is replaced
+    run(lambda o: o.record_offsets("g", {tp: 5}, {tp: PartitionOwner(2, "id-B")}))
+    assert run(lambda o: o.read_offsets("g", [tp])) == {tp: 5}
+    run(lambda o: o.reset_offsets("g", {tp: "id-C"}))
+    third = run(lambda o: o.claim_partitions("g", [tp]))[tp]
+    assert (third.epoch, third.next_offset, third.topic_id) == (3, 0, "id-C")
