@@ -20,10 +20,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: A worker frozen mid-batch (SIGSTOP, a paused VM) would otherwise hold its row
 #: locks for as long as it is frozen, and the member that took over its partitions
 #: would wait on them; the batch is simply re-read by its new owner.
-IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
 #: PostgreSQL: the longest wait for a row lock before the statement fails (and its
 #: batch is retried with backoff) -- a bounded wait instead of an unbounded one.
-LOCK_TIMEOUT_MS = 20_000
+LOCK_TIMEOUT_MS = 10_000
 
 
 def normalize_url(url: str | URL) -> URL:

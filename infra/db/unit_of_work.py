@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from infra.db.errors import as_infrastructure_error, database_errors
 from infra.db.repository import SqlOrderRepository
+from infra.db.stuck import end_stuck_copies, waited_for_a_lock
 
 
 class SqlUnitOfWork:
@@ -55,6 +56,8 @@ class SqlUnitOfWork:
             connection.invalidate()
         finally:
             connection.close()
+        if waited_for_a_lock(exc) and self._engine.dialect.name == "postgresql":
+            end_stuck_copies(self._engine)  # a frozen worker's locks: see infra.db.stuck
         translated = as_infrastructure_error(exc) if exc is not None else None
         if translated is not None:
             raise translated from exc
