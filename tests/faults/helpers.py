@@ -12,14 +12,17 @@ import random
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from consumer.embedded import ingest_events
 from consumer.retry import Backoff
@@ -180,6 +183,21 @@ def assert_final_database(
     messages = sent if sent is not None else [(m.key, m.value) for m in stream.messages]
     assert reference_differences(database_url, messages) == []
     return got
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str = "faults") -> Iterator[str]:
+    """The URL of a new database on the PostgreSQL server of ``server_url``, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def database_snapshot(database_url: str) -> Snapshot:

@@ -19,15 +19,13 @@ import pytest
 from sqlalchemy import make_url, text
 
 from infra.bootstrap import migrated_engine
-from infra.db.snapshot import describe_differences
 from infra.settings import Settings
 from tests.faults.helpers import (
     MIXED_FAULTS,
+    assert_final_database,
     check_dead_letters,
-    database_snapshot,
     faulted_stream,
     history_count,
-    oracle_snapshot,
     publish_gradually,
     report_figures,
     wait_until,
@@ -118,8 +116,7 @@ def test_a_frozen_worker_blocks_nobody_and_writes_nothing_after_waking(
     assert frozen.wait(60) == 0, frozen.output()[-3000:]
     assert successor.wait(60) == 0, successor.output()[-3000:]
 
-    got = database_snapshot(pg_database_url)
-    assert describe_differences(oracle_snapshot(stream.valid_events, tmp_path / "o.db"), got) == []
+    got = assert_final_database(pg_database_url, stream, tmp_path / "o.db")
     letters = check_dead_letters(settings, stream)
     engine.dispose()
     report_figures(

@@ -20,8 +20,7 @@ import functools
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +28,6 @@ from confluent_kafka import KafkaError, Message, Producer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from sqlalchemy.pool import NullPool
 
 from consumer.batch import SourcePosition
 from infra.bootstrap import migrated_engine
@@ -37,7 +35,13 @@ from infra.kafka.admin import EVENT_TOPIC_CONFIG
 from infra.kafka.dead_letters import read_dead_letters
 from infra.settings import Settings
 from producer.simulation import SimulationConfig, simulate
-from tests.faults.helpers import NO_RETENTION, PARTITIONS, fully_committed, report_figures
+from tests.faults.helpers import (
+    NO_RETENTION,
+    PARTITIONS,
+    fresh_database,
+    fully_committed,
+    report_figures,
+)
 from tests.faults.hostile_messages import MUST_REJECT, Hostile, hostile_message, huge_message
 from tests.faults.workers import WorkerThread
 
@@ -58,20 +62,6 @@ def hostile_batches(draw: st.DrawFn) -> list[Hostile]:
     for event, size in zip(events[count:], (1_000_100, BROKER_DEFAULT_LIMIT - 300), strict=False):
         sent.insert(draw(st.integers(0, len(sent))), huge_message(event, size))
     return sent
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    name = f"hostile_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def produce(
@@ -124,7 +114,7 @@ def test_hostile_messages_are_applied_or_dead_lettered_and_never_stop_the_worker
     @given(sent=hostile_batches())
     def run(sent: list[Hostile]) -> None:
         topic_config = {**EVENT_TOPIC_CONFIG, **NO_RETENTION}
-        with fresh_database(postgres_url) as database_url:
+        with fresh_database(postgres_url, "hostile") as database_url:
             pipeline = Settings(
                 database_url=database_url,
                 kafka_bootstrap_servers=kafka_bootstrap,

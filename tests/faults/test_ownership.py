@@ -43,6 +43,7 @@ from tests.faults.helpers import (
     report_figures,
     wait_until,
 )
+from tests.faults.reference_check import reference_differences
 from tests.faults.workers import WorkerThread
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
@@ -111,6 +112,9 @@ def test_recreated_topics_never_skip_the_new_topics_events(
     expected = oracle_snapshot([*first.valid_events, *second.valid_events], tmp_path / "o.db")
     got = database_snapshot(pg_database_url)
     assert describe_differences(expected, got) == []
+    # and the reference written from the docs, over every message of both topics' lives
+    sent = [(m.key, m.value) for m in (*first.messages, *second.messages)]
+    assert reference_differences(pg_database_url, sent) == []
     high = ends(settings)
     assert all(committed(settings)[k] == v for k, v in high.items() if v > 0)
     engine.dispose()

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
 from infra.bootstrap import migrated_engine
 from infra.settings import Settings
 from tests.faults.helpers import (
     faulted_stream,
+    fresh_database,
     history_count,
     publish_gradually,
     report_figures,
@@ -58,20 +56,6 @@ def _longest_gap(engine: Engine, since: datetime) -> float:
         gaps[key] = max(gaps.get(key, 0.0), (at - previous).total_seconds())
         last[key] = at
     return max(gaps.values(), default=0.0)
-
-
-@contextmanager
-def _another_database(server_url: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _holds_partitions(worker: WorkerProcess) -> bool:
@@ -122,7 +106,7 @@ def test_a_restarted_static_member_stalls_the_group_far_less(
     started = time.monotonic()
     dynamic = _pause_on_restart(settings_for(pg_database_url), seed, static=False)
     # the second measurement gets its own topics, group and database
-    with _another_database(postgres_url) as second_url:
+    with fresh_database(postgres_url, "pause") as second_url:
         settings = settings_for(second_url)
         static_group = settings.model_copy(
             update={"consumer_group": f"{settings.consumer_group}-s"}
