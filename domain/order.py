@@ -18,18 +18,20 @@ from uuid import UUID
 from domain.events import Event, OrderCreated, ShippingTier, event_status
 from domain.lifecycle import OrderStatus, is_legal, rank
 
-#: Statuses whose first event time is kept on the order as a milestone.
-MILESTONES: tuple[OrderStatus, ...] = (
-    OrderStatus.APPROVED,
-    OrderStatus.PACKED,
-    OrderStatus.SHIPPED,
-    OrderStatus.OUT_FOR_DELIVERY,
-    OrderStatus.DELIVERY_FAILED,
-    OrderStatus.DELIVERED,
-    OrderStatus.RETURNED_TO_SENDER,
-    OrderStatus.LOST,
-    OrderStatus.CANCELLED,
-)
+#: Statuses whose first event time is kept on the order as a milestone, with the
+#: name under which it is kept (the ``sales`` column and the reports use these names).
+MILESTONE_FIELDS: dict[OrderStatus, str] = {
+    OrderStatus.APPROVED: "approved_at",
+    OrderStatus.PACKED: "packed_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.OUT_FOR_DELIVERY: "out_for_delivery_at",
+    OrderStatus.DELIVERY_FAILED: "first_failed_at",
+    OrderStatus.DELIVERED: "delivered_at",
+    OrderStatus.RETURNED_TO_SENDER: "returned_at",
+    OrderStatus.LOST: "lost_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+MILESTONES: tuple[OrderStatus, ...] = tuple(MILESTONE_FIELDS)
 
 Precedence = tuple[datetime, int, str]
 

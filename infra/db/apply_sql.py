@@ -41,6 +41,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.lifecycle import TRANSITIONS
+from domain.order import MILESTONE_FIELDS
 from infra.db.models import ConsumerOffset, OrderHistory, Sale, UtcDateTime
 
 HISTORY = cast(Table, OrderHistory.__table__)
@@ -48,17 +49,7 @@ SALES = cast(Table, Sale.__table__)
 OFFSETS = cast(Table, ConsumerOffset.__table__)
 
 #: sales columns holding the first event time of a milestone status
-MILESTONE_COLUMNS = (
-    "approved_at",
-    "packed_at",
-    "shipped_at",
-    "out_for_delivery_at",
-    "first_failed_at",
-    "delivered_at",
-    "returned_at",
-    "lost_at",
-    "cancelled_at",
-)
+MILESTONE_COLUMNS = tuple(MILESTONE_FIELDS.values())
 #: facts written by the earliest order-created of an order
 FACT_COLUMNS = (
     "customer_id",

@@ -19,28 +19,10 @@ from consumer.ports import OrderHead, PartitionClaim, PartitionOwner, SaleState,
 from domain.codec import encode_event
 from domain.events import event_status
 from domain.lifecycle import OrderStatus, rank
-from domain.order import OrderSummary
+from domain.order import MILESTONE_FIELDS, OrderSummary
 from infra.db import apply_sql, judge_sql
 from infra.db.models import ConsumerOffset, OrderHistory
 
-#: sales milestone column of each milestone status
-MILESTONE_COLUMN = dict(
-    zip(
-        (
-            "approved",
-            "packed",
-            "shipped",
-            "out_for_delivery",
-            "delivery_failed",
-            "delivered",
-            "returned_to_sender",
-            "lost",
-            "cancelled",
-        ),
-        apply_sql.MILESTONE_COLUMNS,
-        strict=True,
-    )
-)
 #: keep IN lists well under SQLite's limit of bound parameters
 _IN_CHUNK = 5000
 
@@ -119,7 +101,7 @@ def sales_row(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> 
     }
     row.update(dict.fromkeys(apply_sql.MILESTONE_COLUMNS))
     for status, at in summary.milestones.items():
-        row[MILESTONE_COLUMN[status.value]] = at
+        row[MILESTONE_FIELDS[status]] = at
     return row
 
 

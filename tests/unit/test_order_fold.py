@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from domain.lifecycle import OrderStatus as S
 from domain.lifecycle import is_legal
-from domain.order import fold, merge
+from domain.order import MILESTONE_FIELDS, fold, merge
 from infra.db.apply_sql import LEGAL_MOVES
 from tests.unit.test_apply import changed, created
 
@@ -43,3 +43,16 @@ def test_the_sql_legal_moves_are_the_lifecycle_table() -> None:
         before, after = move.split(">")
         assert is_legal(S(before), S(after))
     assert len(LEGAL_MOVES) == sum(is_legal(a, b) for a in S for b in S)
+
+
+def test_every_milestone_has_its_sales_column() -> None:
+    from infra.db.models import Sale
+
+    columns = set(Sale.__table__.columns.keys())
+    assert set(MILESTONE_FIELDS.values()) <= columns
+    assert {c for c in columns if c.endswith("_at")} - set(MILESTONE_FIELDS.values()) == {
+        "created_at",
+        "status_at",
+        "promised_delivery_at",
+        "updated_at",
+    }
