@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.services.kafka_dist import KAFKA_VERSION
+from devservices.kafka_dist import KAFKA_VERSION
 from tests.unit.test_compose import ALL_PROFILES, ROOT, compose_binary
 
 CLUSTER_FILE = ROOT / "compose.cluster.yml"
