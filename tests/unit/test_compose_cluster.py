@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from devservices.kafka_dist import KAFKA_VERSION
-from tests.unit.test_compose import ALL_PROFILES, ROOT, compose_binary
+from tests.support.compose import ALL_PROFILES, ROOT, compose_binary
 
 CLUSTER_FILE = ROOT / "compose.cluster.yml"
 BROKERS = ("kafka", "kafka-2", "kafka-3")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_compose import PROGRAM, ROOT, is_pinned
+from tests.support.compose import PROGRAM, ROOT, is_pinned
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from cli.main import cli
-from tests.unit.test_compose import ROOT, resolved_model
+from tests.support.compose import ROOT, resolved_model
 
 MONITORING = ROOT / "monitoring"
 PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"
