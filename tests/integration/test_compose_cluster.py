@@ -21,6 +21,9 @@ import yaml
 from devservices.kafka_dist import KAFKA_VERSION
 from tests.support.compose import ALL_PROFILES, ROOT, compose_binary
 
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
+
 CLUSTER_FILE = ROOT / "compose.cluster.yml"
 BROKERS = ("kafka", "kafka-2", "kafka-3")
 PIPELINE = ("init", "producer", "consumer", "cli")

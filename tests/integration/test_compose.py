@@ -20,6 +20,9 @@ import pytest
 from cli.main import cli
 from tests.support.compose import ALL_PROFILES, PROGRAM, is_pinned, resolved_model, run_compose
 
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
+
 
 @pytest.fixture(scope="module")
 def model() -> dict[str, Any]:

@@ -13,6 +13,9 @@ import pytest
 
 from tests.support.compose import PROGRAM, ROOT, is_pinned
 
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
+
 DOCKERFILE = ROOT / "Dockerfile"
 
 
