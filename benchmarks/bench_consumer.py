@@ -3,7 +3,7 @@
     python benchmarks/bench_consumer.py [--orders 64000] [--batch-size 5000]
 
 Uses ``SLA_BENCH_KAFKA`` / ``SLA_BENCH_DATABASE_URL`` when set, otherwise starts
-a throwaway broker and PostgreSQL on 127.0.0.1 (``infra.services``). Phases run
+a throwaway broker and PostgreSQL on 127.0.0.1 (``devservices``). Phases run
 in child processes so the consumer's RSS is its own: ``fill`` simulates and
 publishes (and has the broker create its group offsets topic), ``consume`` runs
 the real worker (history + guarded upsert + offsets in one transaction per
@@ -228,11 +228,11 @@ def run_all(args: argparse.Namespace) -> None:
         bootstrap = os.environ.get("SLA_BENCH_KAFKA")
         base_url = os.environ.get("SLA_BENCH_DATABASE_URL")
         if not bootstrap:
-            from infra.services import LocalKafka
+            from devservices import LocalKafka
 
             bootstrap = stack.enter_context(LocalKafka(startup_timeout=180)).bootstrap
         if not base_url:
-            from infra.services import LocalPostgres
+            from devservices import LocalPostgres
 
             base_url = stack.enter_context(LocalPostgres()).url
         run = uuid.uuid4().hex[:8]

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_producer.py [--orders N]
 
 Uses the broker named by SLA_TEST_KAFKA_BOOTSTRAP, or starts a throwaway local
-one (infra.services.LocalKafka) and stops it at the end. The last line printed
+one (devservices.LocalKafka) and stops it at the end. The last line printed
 is one JSON object with the figures.
 """
 
@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -21,7 +22,6 @@ from pathlib import Path
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.producer import DeliveryCounter, build_producer
-from infra.services import LocalKafka
 from producer.faults import FaultConfig
 from producer.files import write_csv_events, write_jsonl_lines
 from producer.publish import TopicNames, planned_events, planned_lines, planned_messages, publish
@@ -33,6 +33,10 @@ def broker() -> Iterator[str]:
     if external := os.environ.get("SLA_TEST_KAFKA_BOOTSTRAP"):
         yield external
         return
+    # devservices/ is development tooling outside the installed package: found beside us.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from devservices import LocalKafka
+
     with LocalKafka() as kafka:
         yield kafka.bootstrap
 

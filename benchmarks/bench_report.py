@@ -3,7 +3,7 @@
     python benchmarks/bench_report.py [--orders 1000000] [--runs 3]
 
 Uses ``$SLA_TEST_DATABASE_URL`` (a database in it is created and dropped) or
-starts a throwaway local PostgreSQL (``infra.services.LocalPostgres``). Rows
+starts a throwaway local PostgreSQL (``devservices.LocalPostgres``). Rows
 are generated inside PostgreSQL (``generate_series``), migrations run as in
 production, then three reports are timed (see SCENARIOS); the headline figure
 ``report_s`` is plain ``sla-pipeline report``. The command itself is timed too,
@@ -84,7 +84,7 @@ def postgres_server() -> Iterator[str]:
     if url := os.environ.get("SLA_TEST_DATABASE_URL"):
         yield url
         return
-    from infra.services import LocalPostgres
+    from devservices import LocalPostgres
 
     with LocalPostgres() as pg:
         yield pg.url

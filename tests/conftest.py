@@ -3,7 +3,7 @@
 Services are found in this order, once per session and only when a test asks for them:
 1. ``SLA_TEST_KAFKA_BOOTSTRAP`` / ``SLA_TEST_DATABASE_URL`` name servers that already run;
 2. testcontainers, when a Docker engine answers;
-3. native servers started here (``infra.services``: Kafka from Maven jars, ``initdb``).
+3. native servers started here (``devservices``: Kafka from Maven jars, ``initdb``).
 When none can be had the tests are skipped, or fail when ``CI`` is set.
 ``kafka_service`` / ``postgres_service`` give the native server to tests that stop and restart
 it (None when the server is external); after each test the server is running again.
@@ -28,8 +28,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.pool import NullPool
 
-from infra.services import LocalKafka, LocalPostgres, LocalService
-from infra.services.exceptions import ServiceUnavailable
+from devservices import LocalKafka, LocalPostgres, LocalService
+from devservices.exceptions import ServiceUnavailable
 
 KAFKA_ENV = "SLA_TEST_KAFKA_BOOTSTRAP"
 DATABASE_ENV = "SLA_TEST_DATABASE_URL"

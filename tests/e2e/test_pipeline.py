@@ -15,9 +15,9 @@ from infra.db.engine import make_engine
 from infra.db.snapshot import describe_differences, snapshot
 from infra.settings import Settings
 from producer.faults import FaultedStream
-from tests.integration.test_consumer import (
+from tests.support.cli import SLA_PIPELINE
+from tests.support.pipeline import (
     NO_RETENTION,
-    SLA_PIPELINE,
     dead_letter_pairs,
     expected_dead_letters,
     faulted_stream,

@@ -13,7 +13,7 @@ import pytest
 
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from tests.integration.test_report_figures import AS_OF, load, make_orders
+from tests.support.report_data import AS_OF, load, make_orders
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from infra.db.engine import make_engine
 from producer.faults import FaultConfig, inject_faults
 from producer.files import write_jsonl
 from producer.simulation import SimulationConfig, simulate
-from tests.integration.test_consumer import SLA_PIPELINE
+from tests.support.cli import SLA_PIPELINE
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """A 3-node Kafka cluster for the failover scenario, started and stopped through
-``python -m infra.services.kafka start --brokers 3`` (what ``scripts/kafka`` runs), and a
+``python -m devservices.kafka start --brokers 3`` (what ``scripts/kafka`` runs), and a
 monitor that measures how long the applied history stops growing.
 """
 
@@ -18,11 +18,11 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine
 
-from infra.services.kafka_cluster import LocalKafkaCluster
+from devservices.kafka_cluster import LocalKafkaCluster
 from infra.settings import Settings
 from tests.faults.helpers import PARTITIONS, history_count
 
-SERVICE_CLI = [sys.executable, "-m", "infra.services.kafka"]
+SERVICE_CLI = [sys.executable, "-m", "devservices.kafka"]
 
 
 @contextmanager

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from devservices import ServiceUnavailable
+from devservices.kafka_cluster import LocalKafkaCluster
 from infra.bootstrap import migrated_engine
-from infra.services import ServiceUnavailable
-from infra.services.kafka_cluster import LocalKafkaCluster
 from infra.settings import Settings
 from tests.conftest import _unavailable
 from tests.faults.cluster import StallMonitor, busiest_leader, cli_cluster
@@ -54,7 +54,7 @@ DOWN_S = 3.0  # how long a crashed node stays down
 @pytest.fixture(scope="module")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
     try:
-        from infra.services import kafka_dist
+        from devservices import kafka_dist
 
         kafka_dist.java_executable()
     except ServiceUnavailable as exc:

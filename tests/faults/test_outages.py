@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
+from devservices import LocalKafka, LocalPostgres
 from infra.bootstrap import migrated_engine
-from infra.services import LocalKafka, LocalPostgres
 from infra.settings import Settings
 from tests.faults.helpers import (
     Publisher,

@@ -22,7 +22,7 @@ from consumer.decode import decode_batch
 from infra.bootstrap import migrated_engine, unit_of_work_factory
 from infra.settings import Settings
 from tests.faults.reference_check import reference_differences
-from tests.unit.test_reference_model import Message, changed, created
+from tests.support.reference_messages import Message, changed, created
 
 pytestmark = pytest.mark.faults
 

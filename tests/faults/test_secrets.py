@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.engine import make_url
 
-from infra.services.process import free_port
+from devservices.pids_and_ports import free_port
 from infra.settings import Settings
 from tests.faults.helpers import SLA_PIPELINE, report_figures, worker_env
 from tests.faults.workers import WorkerProcess

@@ -26,7 +26,7 @@ from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from infra.db.models import Base
 from infra.db.unit_of_work import SqlUnitOfWork
-from tests.unit.test_apply import T0, changed, created
+from tests.support.builders import T0, changed, created
 
 pytestmark = pytest.mark.integration
 H = timedelta(hours=1)

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from sqlalchemy.engine import make_url
 
-from tests.unit.test_cli_errors import error_line, run
+from tests.support.cli import error_line, run
 
 
 @pytest.fixture

@@ -5,93 +5,40 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 
-from cli.demo import fault_config
-from consumer.embedded import ingest_events
 from consumer.metrics import ConsumerMetrics
 from consumer.worker import RunSummary
-from infra.bootstrap import build_worker, migrated_engine, unit_of_work_factory
+from infra.bootstrap import build_worker, migrated_engine
 from infra.db.engine import make_engine
-from infra.db.migrate import upgrade
 from infra.db.snapshot import describe_differences, snapshot
-from infra.kafka.dead_letters import read_dead_letters
-from infra.kafka.producer import DeliveryCounter, build_producer, drain, send
 from infra.settings import Settings
-from producer.faults import FaultedStream, inject_faults
-from producer.simulation import SimulationConfig, simulate
+from producer.faults import FaultedStream
+from tests.support.cli import SLA_PIPELINE
+from tests.support.pipeline import (
+    NO_RETENTION,
+    committed,
+    dead_letter_pairs,
+    ends,
+    expected_dead_letters,
+    faulted_stream,
+    oracle_snapshot,
+    publish,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-SLA_PIPELINE = [sys.executable, "-c", "from cli.main import main; main()"]
-NO_RETENTION = {"retention.ms": "-1"}  # simulated event times are in the past
 
 
 @dataclass
 class Pipeline:
     settings: Settings
     stream: FaultedStream
-
-
-def faulted_stream(orders: int, seed: int) -> FaultedStream:
-    return inject_faults(simulate(SimulationConfig(orders=orders, seed=seed)), fault_config(), seed)
-
-
-def publish(bootstrap: str, settings: Settings, stream: FaultedStream) -> None:
-    counter = DeliveryCounter()
-    producer = build_producer({"bootstrap.servers": bootstrap}, counter)
-    topics = {
-        "order-created": settings.topic_order_created,
-        "status-changed": settings.topic_status_changed,
-    }
-    for m in stream.messages:
-        send(producer, topics[m.topic_kind], m.key, m.value, m.timestamp_ms)
-    assert drain(producer, 120) == 0
-    assert counter.failed == 0, counter.errors
-
-
-def oracle_snapshot(
-    stream: FaultedStream, sqlite_path: str
-) -> dict[str, dict[str, tuple[object, ...]]]:
-    """The valid events ingested in order through the same apply path, elsewhere."""
-    engine = make_engine(f"sqlite:///{sqlite_path}")
-    upgrade(engine)
-    ingest_events(stream.valid_events, unit_of_work_factory(engine), batch_size=500)
-    with engine.connect() as conn:
-        result = snapshot(conn)
-    engine.dispose()
-    return result
-
-
-def committed(
-    bootstrap: str, group: str, topics: list[str], partitions: int
-) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        return {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, timeout=30)}
-    finally:
-        consumer.close()
-
-
-def ends(bootstrap: str, topics: list[str], partitions: int) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
-    try:
-        return {
-            (t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=30)[1]
-            for t in topics
-            for p in range(partitions)
-        }
-    finally:
-        consumer.close()
 
 
 @pytest.fixture
@@ -123,19 +70,6 @@ def run_worker(
     metrics = ConsumerMetrics()
     worker = build_worker(settings, engine, metrics=metrics, **kw)  # type: ignore[arg-type]
     return worker.run(), metrics
-
-
-def dead_letter_pairs(settings: Settings) -> Counter[tuple[bytes, str]]:
-    return Counter(
-        (letter.value or b"", letter.reason)
-        for letter in read_dead_letters(settings.kafka_client_config(), settings.topic_dlq)
-    )
-
-
-def expected_dead_letters(stream: FaultedStream) -> Counter[tuple[bytes, str]]:
-    return Counter(
-        (m.value, m.expected_reason.value) for m in stream.malformed if m.expected_reason
-    )
 
 
 def test_worker_applies_valid_events_and_dead_letters_the_rest(

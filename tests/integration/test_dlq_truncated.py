@@ -11,7 +11,7 @@ import pytest
 from consumer.batch import RawMessage, Rejected, SourcePosition
 from consumer.dlq import dead_letter, truncated_dead_letter
 from domain.codec import RejectReason
-from tests.integration.test_dlq_cli import make_settings, publish, read_topic, sla
+from tests.support.dead_letters import make_settings, publish, read_topic, sla
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

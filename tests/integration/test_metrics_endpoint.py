@@ -24,7 +24,8 @@ from infra.db.engine import make_engine
 from infra.settings import Settings
 from producer.faults import FaultConfig, FaultedStream, inject_faults
 from producer.simulation import SimulationConfig, simulate
-from tests.integration.test_consumer import NO_RETENTION, SLA_PIPELINE, committed, ends, publish
+from tests.support.cli import SLA_PIPELINE
+from tests.support.pipeline import NO_RETENTION, committed, ends, publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

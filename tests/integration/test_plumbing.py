@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from infra.services import LocalKafka, LocalPostgres
+from devservices import LocalKafka, LocalPostgres
 from tests.conftest import TopicFactory
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from infra.reporting.aggregate_sql import METRIC_COLUMNS
 from infra.reporting.render_json_csv import CSV_COLUMNS
-from tests.integration.test_report_figures import AS_OF, load, make_orders
+from tests.support.report_data import AS_OF, load, make_orders
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from tests.integration.test_report_figures import AS_OF, load, make_orders
+from tests.support.report_data import AS_OF, load, make_orders
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, text
 
 from cli.main import cli
 from consumer.embedded import ingest_events
+from devservices import ServiceUnavailable
+from devservices.postgres_replica import LocalPostgresPair
 from infra.bootstrap import unit_of_work_factory
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.services import ServiceUnavailable
-from infra.services.postgres_replica import LocalPostgresPair
 from producer.simulation import SimulationConfig, simulate
 from tests.conftest import _unavailable
 from tests.faults.helpers import report_figures

@@ -26,7 +26,7 @@ from infra.db.models import Base
 from infra.db.rebuild import rebuild_sales, verify
 from infra.db.snapshot import describe_differences, snapshot
 from infra.db.unit_of_work import SqlUnitOfWork
-from tests.unit.test_apply import changed, created
+from tests.support.builders import changed, created
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from infra.db.models import Sale, UtcDateTime
 from infra.db.sla_views import Dialect, order_sla_select, report_rows_select
-from tests.integration.test_report_figures import sale_row
+from tests.support.report_data import sale_row
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from infra.db.engine import make_engine
 from infra.settings import Settings
 from tests.integration import crafted_events as crafted
-from tests.integration.test_dlq_cli import make_settings, sla
+from tests.support.dead_letters import make_settings, sla
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

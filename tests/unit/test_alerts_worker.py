@@ -14,15 +14,8 @@ from domain.alerts import SlaAlert
 from domain.codec import encode_event
 from domain.events import ShippingTier
 from domain.sla import DEFAULT_POLICY, SlaInput, SlaPolicy, SlaState
-from tests.unit.test_apply import T0, created
-from tests.unit.test_apply_worker import (
-    FAST,
-    FakeSink,
-    FakeSource,
-    Journal,
-    JournalingUnitOfWork,
-    message,
-)
+from tests.support.builders import T0, created
+from tests.support.fakes import FAST, FakeSink, FakeSource, Journal, JournalingUnitOfWork, message
 
 
 class QueueRepository:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from types import TracebackType
-from typing import Self
-from uuid import UUID, uuid4
+from datetime import timedelta
 
 import pytest
 
@@ -22,190 +17,17 @@ from consumer.apply import (
     rank_by_order,
     summarize_ranked,
 )
-from consumer.batch import Offsets, ReceivedEvent
-from consumer.errors import PartitionFenced
-from consumer.ports import OrderHead, PartitionClaim, PartitionOwner, SaleState, Verdicts
-from domain.codec import encode_event
-from domain.events import Event, OrderCreated, ShippingTier, StatusChanged
+from consumer.batch import ReceivedEvent
+from consumer.ports import OrderHead, SaleState
+from domain.events import Event
 from domain.lifecycle import OrderStatus as S
-from domain.order import OrderSummary, fold, judge_transitions, merge, precedence
-
-T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
-_ids = itertools.count(1)
-
-
-def eid(n: int | None = None) -> UUID:
-    """A readable, ordered event id (``...0001``, ``...0002``...)."""
-    return UUID(int=n if n is not None else next(_ids) + 10_000)
-
-
-def created(
-    order_id: str = "ORD-1", hours: float = 0, event_id: UUID | None = None, **kw: object
-) -> OrderCreated:
-    fields: dict[str, object] = {
-        "event_id": event_id or uuid4(),
-        "order_id": order_id,
-        "occurred_at": T0 + timedelta(hours=hours),
-        "customer_id": "C-1",
-        "customer_name": "Ada Lovelace",
-        "product_sku": "SKU-1",
-        "product_name": "Widget",
-        "quantity": 2,
-        "unit_price": Decimal("9.99"),
-        "currency": "EUR",
-        "shipping_tier": ShippingTier.STANDARD,
-        "carrier": "dhl",
-        "destination_region": "EU-West",
-    }
-    fields.update(kw)
-    return OrderCreated.model_validate(fields)
-
-
-def changed(
-    status: S, order_id: str = "ORD-1", hours: float = 1, event_id: UUID | None = None
-) -> StatusChanged:
-    return StatusChanged(
-        event_id=event_id or uuid4(),
-        order_id=order_id,
-        occurred_at=T0 + timedelta(hours=hours),
-        status=status,
-    )
+from domain.order import OrderSummary, fold, judge_transitions, precedence
+from tests.support.builders import T0, changed, created, eid
+from tests.support.fakes import FakeRepository, FakeUnitOfWork
 
 
 def received(*events: Event) -> list[ReceivedEvent]:
     return [ReceivedEvent(e) for e in events]
-
-
-class FakeRepository:
-    """The repository contract in memory, built on the domain fold."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, Event] = {}
-        self.sales: dict[str, OrderSummary] = {}
-        self.legal: dict[str, bool | None] = {}
-        self.offsets: dict[tuple[str, str, int], int] = {}
-        self.epochs: dict[tuple[str, str, int], int] = {}
-        self.upserts = 0
-        self.rejudged: set[str] = set()
-
-    def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
-        return {
-            o: OrderHead(s.status, s.status_precedence, s.event_count)
-            for o, s in self.sales.items()
-            if o in order_ids
-        }
-
-    def append_history(
-        self, events: Mapping[str, ReceivedEvent], verdicts: Verdicts | None = None
-    ) -> list[ReceivedEvent]:
-        new: list[ReceivedEvent] = []
-        for key, r in events.items():
-            assert key == str(r.event.event_id)
-            if key not in self.history:
-                self.history[key] = r.event
-                self.legal[key] = (verdicts or {}).get(key)
-                new.append(r)
-        return new
-
-    def upsert_sales(
-        self, summaries: Sequence[OrderSummary], illegal: Mapping[str, int] | None = None
-    ) -> list[SaleState]:
-        self.upserts += 1
-        states = []
-        for s in summaries:
-            current = self.sales.get(s.order_id)
-            row = s if current is None else merge(current, s)
-            self.sales[s.order_id] = row
-            states.append(
-                SaleState(
-                    s.order_id, str(row.status_event_id), row.awaiting_creation, row.event_count
-                )
-            )
-        return states
-
-    def rejudge(self, order_ids: Collection[str]) -> int:
-        self.rejudged |= set(order_ids)
-        illegal = 0
-        for order_id in order_ids:
-            events = [e for e in self.history.values() if e.order_id == order_id]
-            for event_id, verdict in judge_transitions(events).items():
-                if self.legal.get(str(event_id)) != verdict:
-                    self.legal[str(event_id)] = verdict
-                    illegal += verdict is False
-        return illegal
-
-    def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
-        return {k: encode_event(self.history[k]).decode() for k in event_ids if k in self.history}
-
-    def record_offsets(
-        self,
-        consumer_group: str,
-        offsets: Offsets,
-        owners: Mapping[tuple[str, int], PartitionOwner] | None = None,
-    ) -> None:
-        fenced = [
-            tp
-            for tp, owner in (owners or {}).items()
-            if tp in offsets and self.epochs.get((consumer_group, *tp), 0) != owner.epoch
-        ]
-        if fenced:
-            raise PartitionFenced(fenced)
-        for (topic, partition), offset in offsets.items():
-            key = (consumer_group, topic, partition)
-            self.offsets[key] = max(offset, self.offsets.get(key, 0))
-
-    def claim_partitions(
-        self, consumer_group: str, partitions: Collection[tuple[str, int]]
-    ) -> dict[tuple[str, int], PartitionClaim]:
-        claims = {}
-        for topic, partition in partitions:
-            key = (consumer_group, topic, partition)
-            self.epochs[key] = self.epochs.get(key, 0) + 1
-            claims[(topic, partition)] = PartitionClaim(
-                self.epochs[key], self.offsets.get(key, 0), None
-            )
-        return claims
-
-    def reset_offsets(
-        self, consumer_group: str, partitions: Mapping[tuple[str, int], str | None]
-    ) -> None:
-        for topic, partition in partitions:
-            self.offsets[(consumer_group, topic, partition)] = 0
-
-    def read_offsets(
-        self, consumer_group: str, partitions: Collection[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]:
-        return {
-            (t, p): o
-            for (g, t, p), o in self.offsets.items()
-            if g == consumer_group and (t, p) in partitions
-        }
-
-
-class FakeUnitOfWork:
-    def __init__(self, orders: FakeRepository | None = None) -> None:
-        self.orders = orders or FakeRepository()
-        self.committed = False
-        self.rolled_back = False
-
-    def __enter__(self) -> Self:
-        self.committed = self.rolled_back = False
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self.committed:
-            self.rolled_back = True
-
-    def commit(self) -> None:
-        self.committed = True
-
-    def rollback(self) -> None:
-        self.rolled_back = True
 
 
 def test_new_events_are_applied_and_committed() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import pytest
 
-from consumer.batch import Offsets, RawMessage, Rejected, SourcePosition
+from consumer.batch import RawMessage, SourcePosition
 from consumer.decode import decode_batch
 from consumer.dlq import REASON, SOURCE_OFFSET, DeadLetter, dead_letter_headers
 from consumer.errors import InfrastructureError, RetriesAbandoned
@@ -14,66 +12,15 @@ from consumer.retry import Backoff, retry_call
 from consumer.shutdown import StopFlag
 from consumer.worker import Worker, WorkerConfig
 from domain.codec import RejectReason, encode_event
-from tests.unit.test_apply import FakeUnitOfWork, created
-
-FAST = Backoff(base_s=0.001, cap_s=0.002)
-
-
-def message(offset: int, value: bytes, key: bytes | None = b"ORD-1") -> RawMessage:
-    return RawMessage(SourcePosition("t", 0, offset), key, value, headers=[("trace", b"x")])
-
-
-class Journal(list[str]):
-    pass
-
-
-class FakeSource:
-    def __init__(self, batches: list[list[RawMessage]], journal: Journal) -> None:
-        self.batches = batches
-        self.journal = journal
-        self.commits: list[Offsets] = []
-        self.fail_commits = 0
-        self.closed = False
-
-    def poll_batch(self, max_messages: int, timeout_s: float) -> list[RawMessage]:
-        return self.batches.pop(0) if self.batches else []
-
-    def commit(self, offsets: Offsets) -> None:
-        if self.fail_commits:
-            self.fail_commits -= 1
-            raise InfrastructureError("broker", "coordinator unavailable")
-        self.journal.append("commit")
-        self.commits.append(dict(offsets))
-
-    def lag(self) -> Mapping[tuple[str, int], int]:
-        return {("t", 0): 0}
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeSink:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self.letters: list[Rejected] = []
-
-    def publish(self, rejected: Sequence[Rejected]) -> None:
-        self.journal.append("dead-letter")
-        self.letters.extend(rejected)
-
-
-class JournalingUnitOfWork(FakeUnitOfWork):
-    def __init__(self, journal: Journal, failures: int = 0) -> None:
-        super().__init__()
-        self.journal = journal
-        self.failures = failures
-
-    def commit(self) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise InfrastructureError("database", "connection refused")
-        self.journal.append("db-commit")
-        super().commit()
+from tests.support.builders import created
+from tests.support.fakes import (
+    FAST,
+    FakeSink,
+    FakeSource,
+    Journal,
+    JournalingUnitOfWork,
+    message,
+)
 
 
 def make_worker(

@@ -7,17 +7,14 @@ must be one ``error:`` line, a non-zero exit and no traceback.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-SLA_PIPELINE = [sys.executable, "-c", "from cli.main import main; main()"]
+from tests.support.cli import error_line, run
 
 
 def closed_port() -> int:
@@ -25,29 +22,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
-    done = subprocess.run(
-        [*SLA_PIPELINE, *args],
-        cwd=cwd,
-        env=clean | {"SLA_DATABASE_URL": f"sqlite:///{cwd / 'cli.db'}"} | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert "Traceback" not in done.stdout + done.stderr, done.stderr
-    return done
-
-
-def error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The single ``error:`` line of a failed run (its other stderr lines are logs)."""
-    assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, done.stderr
-    assert done.stderr.rstrip("\n").endswith(errors[0])  # the last thing said
-    return errors[0]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import click
 
 from cli.main import cli
-from tests.unit.test_cli_errors import SLA_PIPELINE
+from tests.support.cli import SLA_PIPELINE
 
 
 def walk(

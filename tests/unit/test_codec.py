@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
-from uuid import UUID
 
 import pytest
 from hypothesis import example, given, settings
@@ -28,6 +26,7 @@ from domain.events import (
     StatusChanged,
 )
 from domain.lifecycle import CHANGE_STATUSES
+from tests.support.builders import fixed_created
 
 identifiers = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True)
 # NUL is refused (PostgreSQL text cannot hold it); every other non-surrogate is valid.
@@ -87,24 +86,6 @@ def test_round_trip(event: Event) -> None:
     assert raw == event.model_dump_json().encode("utf-8")  # pydantic's own JSON, unchanged
 
 
-def _created() -> OrderCreated:
-    return OrderCreated(
-        event_id=UUID(int=1, version=4),
-        order_id="ORD-1",
-        occurred_at=datetime(2025, 1, 6, tzinfo=UTC),
-        customer_id="C1",
-        customer_name="Ada",
-        product_sku="SKU-1",
-        product_name="Mug",
-        quantity=1,
-        unit_price=Decimal("12.00"),
-        currency="EUR",
-        shipping_tier=ShippingTier.STANDARD,
-        carrier="SWIFTPOST",
-        destination_region="Midlands",
-    )
-
-
 def test_size_is_checked_before_anything_else() -> None:
     raw = b"{" + b" " * MAX_EVENT_BYTES + b"}"
     with pytest.raises(EventDecodeError) as caught:
@@ -142,9 +123,9 @@ def test_unreadable_messages(raw: bytes, reason: RejectReason) -> None:
     ],
 )
 def test_key_must_be_the_order_id(key: bytes | None, reason: RejectReason) -> None:
-    raw = encode_event(_created())
-    assert decode_event(raw, key=b"ORD-1") == _created()
-    assert decode_event(raw) == _created()  # a keyless source (a file row) is not checked
+    raw = encode_event(fixed_created())
+    assert decode_event(raw, key=b"ORD-1") == fixed_created()
+    assert decode_event(raw) == fixed_created()  # a keyless source (a file row) is not checked
     with pytest.raises(EventDecodeError) as caught:
         decode_event(raw, key=key)
     assert caught.value.reason is reason
@@ -163,8 +144,8 @@ def _reason_of(raw: bytes) -> RejectReason:
 
 
 def _with(field: str, json_value: str) -> bytes:
-    """The canonical bytes of ``_created()`` with ``field`` set to raw JSON text."""
-    doc = event_to_json_dict(_created())
+    """The canonical bytes of ``fixed_created()`` with ``field`` set to raw JSON text."""
+    doc = event_to_json_dict(fixed_created())
     doc[field] = "@"
     return json.dumps(doc).replace('"@"', json_value).encode()
 
@@ -172,11 +153,14 @@ def _with(field: str, json_value: str) -> bytes:
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        (encode_event(_created())[:-1] + b',"quantity":1}', RejectReason.DUPLICATE_JSON_KEY),
-        (encode_event(_created())[:-1] + b',"quantity":2}', RejectReason.DUPLICATE_JSON_KEY),
-        (encode_event(_created())[:-1] + b',"qu\\u0061ntity":2}', RejectReason.DUPLICATE_JSON_KEY),
+        (encode_event(fixed_created())[:-1] + b',"quantity":1}', RejectReason.DUPLICATE_JSON_KEY),
+        (encode_event(fixed_created())[:-1] + b',"quantity":2}', RejectReason.DUPLICATE_JSON_KEY),
+        (
+            encode_event(fixed_created())[:-1] + b',"qu\\u0061ntity":2}',
+            RejectReason.DUPLICATE_JSON_KEY,
+        ),
         (_with("extra", '{"a": 1, "a": 1}'), RejectReason.DUPLICATE_JSON_KEY),
-        (encode_event(_created())[:-1] + b',"quantity":2', RejectReason.INVALID_JSON),
+        (encode_event(fixed_created())[:-1] + b',"quantity":2', RejectReason.INVALID_JSON),
         (_with("quantity", "NaN"), RejectReason.INVALID_JSON),
         (_with("unit_price", "Infinity"), RejectReason.INVALID_JSON),
         (_with("unit_price", "-Infinity"), RejectReason.INVALID_JSON),
@@ -243,7 +227,7 @@ any_moment = st.builds(
 def test_any_event_time_is_accepted_in_range_or_rejected_as_out_of_range(
     moment: datetime, as_promise: bool
 ) -> None:
-    doc = event_to_json_dict(_created())
+    doc = event_to_json_dict(fixed_created())
     if as_promise:  # the earliest creation time, so any promise in range is after it
         doc["occurred_at"] = "1970-01-01T00:00:00Z"
         doc["promised_delivery_at"] = moment.isoformat()

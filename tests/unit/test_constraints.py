@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.unit.test_compose import ROOT
+from tests.support.compose import ROOT
 
 CONSTRAINTS = ROOT / "constraints.txt"
 

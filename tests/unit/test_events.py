@@ -19,7 +19,7 @@ from domain.events import (
     event_status,
 )
 from domain.lifecycle import OrderStatus
-from tests.unit.test_codec import _created
+from tests.support.builders import fixed_created as _created
 
 R = RejectReason
 

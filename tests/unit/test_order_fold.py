@@ -11,7 +11,7 @@ from domain.lifecycle import OrderStatus as S
 from domain.lifecycle import is_legal
 from domain.order import MILESTONE_FIELDS, fold, merge
 from infra.db.apply_sql import LEGAL_MOVES
-from tests.unit.test_apply import changed, created
+from tests.support.builders import changed, created
 
 STATUSES = [s for s in S if s is not S.PENDING]
 

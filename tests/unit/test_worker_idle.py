@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from consumer.batch import Offsets, RawMessage
 from consumer.worker import Worker, WorkerConfig
 from domain.codec import encode_event
-from tests.unit.test_apply import created
-from tests.unit.test_apply_worker import FAST, FakeSink, FakeSource, Journal, JournalingUnitOfWork
-from tests.unit.test_apply_worker import message as raw_message
+from tests.support.builders import created
+from tests.support.fakes import FAST, FakeSink, FakeSource, Journal, JournalingUnitOfWork
+from tests.support.fakes import message as raw_message
 
 
 class SlowJoiningSource(FakeSource):

@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from infra.services import process
-from infra.services.exceptions import ServiceStartError, ServiceStopError
+from devservices import pids_and_ports
+from devservices.exceptions import ServiceStartError, ServiceStopError
 
 
 class StartedInContext:
@@ -116,7 +116,7 @@ class LocalService(StartedInContext, abc.ABC):
     def port(self) -> int:
         """The client port; chosen on first access when none was given."""
         if self._port is None:
-            self._port = process.free_port()
+            self._port = pids_and_ports.free_port()
         return self._port
 
     @property
@@ -140,7 +140,7 @@ class LocalService(StartedInContext, abc.ABC):
         """True when the server process is alive (not necessarily ready)."""
         if self._process is not None:
             return self._process.poll() is None
-        return self._pid is not None and process.pid_alive(self._pid)
+        return self._pid is not None and pids_and_ports.pid_alive(self._pid)
 
     def is_ready(self) -> bool:
         """True when the server process is alive and answers a real request now."""
@@ -184,10 +184,10 @@ class LocalService(StartedInContext, abc.ABC):
         (self.directory / "logs").mkdir(parents=True, exist_ok=True)
         self._prepare()
         for port in [self.port, *self._extra_ports()]:
-            bindable = functools.partial(process.port_is_bindable, port)
-            if not process.wait_until(bindable, timeout=15):
+            bindable = functools.partial(pids_and_ports.port_is_bindable, port)
+            if not pids_and_ports.wait_until(bindable, timeout=15):
                 raise ServiceStartError(f"{self.name}: port {port} on 127.0.0.1 is in use")
-        self._process = process.spawn(
+        self._process = pids_and_ports.spawn(
             self._command(),
             log_path=self.log_path,
             cwd=self.directory,
@@ -198,14 +198,14 @@ class LocalService(StartedInContext, abc.ABC):
         self._pid = self._process.pid
 
     def _await_ready(self) -> None:
-        ready = process.wait_until(
+        ready = pids_and_ports.wait_until(
             self._is_ready, timeout=self.startup_timeout, interval=0.2, abort=self._exit_reason
         )
         if not ready:
             reason = self._exit_reason() or f"not ready after {self.startup_timeout:.0f}s"
             raise ServiceStartError(
                 f"{self.name} did not start ({reason}); log {self.log_path}:\n"
-                f"{process.tail(self.log_path)}"
+                f"{pids_and_ports.tail(self.log_path)}"
             )
         self._after_first_ready()
 
@@ -218,7 +218,7 @@ class LocalService(StartedInContext, abc.ABC):
         when the process cannot be killed.
         """
         if self._pid is not None:
-            process.stop_pid(
+            pids_and_ports.stop_pid(
                 self._pid,
                 signals=self.stop_signals if graceful else self.crash_signals,
                 timeout=self.stop_timeout,
@@ -248,9 +248,11 @@ class LocalService(StartedInContext, abc.ABC):
 
     def _attach_pid(self, pid: int, *, owns_directory: bool) -> None:
         """Adopt a server started by another process; refuses a pid that is not ours."""
-        if process.pid_alive(pid) and str(self.directory) not in process.pid_cmdline(pid):
+        if pids_and_ports.pid_alive(pid) and str(self.directory) not in pids_and_ports.pid_cmdline(
+            pid
+        ):
             raise ServiceStopError(f"pid {pid} is not the {self.name} server in {self.directory}")
-        self._pid = pid if process.pid_alive(pid) else None
+        self._pid = pid if pids_and_ports.pid_alive(pid) else None
         self._owns_directory = owns_directory
 
     def __repr__(self) -> str:
@@ -271,6 +273,6 @@ class LocalService(StartedInContext, abc.ABC):
     def _kill_quietly(self) -> None:
         if self._pid is not None:
             with contextlib.suppress(ServiceStopError):
-                process.stop_pid(self._pid, signals=(), timeout=10, process=self._process)
+                pids_and_ports.stop_pid(self._pid, signals=(), timeout=10, process=self._process)
         self._process = None
         self._pid = None

@@ -4,8 +4,8 @@
         engine = sqlalchemy.create_engine(pg.url)
 
 Command line (used by ``scripts/postgres``):
-``python -m infra.services.postgres start|stop|status``; ``start --replica`` also starts a
-streaming hot standby (``infra.services.postgres_replica``).
+``python -m devservices.postgres start|stop|status``; ``start --replica`` also starts a
+streaming hot standby (``devservices.postgres_replica``).
 As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
 """
 
@@ -25,10 +25,10 @@ import click
 import psycopg
 from psycopg import sql
 
-from infra.services import process
-from infra.services.base import LocalService
-from infra.services.cli import Managed, service_cli
-from infra.services.exceptions import ServiceStartError, ServiceUnavailable
+from devservices import pids_and_ports
+from devservices.base import LocalService
+from devservices.exceptions import ServiceStartError, ServiceUnavailable
+from devservices.service_commands import Managed, service_commands
 
 _SERVER_USER = "postgres"
 
@@ -98,7 +98,7 @@ class LocalPostgres(LocalService):
 
     def url_for(self, database: str) -> str:
         """SQLAlchemy URL of another database on this server."""
-        host = process.LOOPBACK
+        host = pids_and_ports.LOOPBACK
         return f"postgresql+psycopg://{self.user}:{self.password}@{host}:{self.port}/{database}"
 
     @property
@@ -185,7 +185,7 @@ class LocalPostgres(LocalService):
             "--no-instructions",
         ]
         try:
-            process.run_checked(argv, cwd=self.directory, env=self._env(), run_as=run_as)
+            pids_and_ports.run_checked(argv, cwd=self.directory, env=self._env(), run_as=run_as)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             raise ServiceStartError(f"initdb failed: {exc}\n{exc.output}") from exc
         finally:
@@ -193,7 +193,7 @@ class LocalPostgres(LocalService):
 
     def _command(self) -> list[str]:
         settings = {
-            "listen_addresses": process.LOOPBACK,
+            "listen_addresses": pids_and_ports.LOOPBACK,
             "port": str(self.port),
             "unix_socket_directories": str(self.socket_dir),
             # Skipping fsync only risks data on an OS crash. synchronous_commit stays on: without
@@ -210,7 +210,7 @@ class LocalPostgres(LocalService):
 
     def _connect(self, database: str = "postgres") -> psycopg.Connection[Any]:
         return psycopg.connect(
-            host=process.LOOPBACK,
+            host=pids_and_ports.LOOPBACK,
             port=self.port,
             user=self.user,
             password=self.password,
@@ -238,7 +238,7 @@ class LocalPostgres(LocalService):
 
 def _attach(state: dict[str, Any]) -> Managed:
     if "replica" in state:
-        from infra.services.postgres_replica import LocalPostgresPair
+        from devservices.postgres_replica import LocalPostgresPair
 
         return LocalPostgresPair.attach(state)
     return LocalPostgres.attach(state)
@@ -247,7 +247,7 @@ def _attach(state: dict[str, Any]) -> Managed:
 def _pair(port: int | None, replica: bool) -> Managed | None:
     if not replica:
         return None
-    from infra.services.postgres_replica import LocalPostgresPair
+    from devservices.postgres_replica import LocalPostgresPair
 
     return LocalPostgresPair(primary=LocalPostgres(port=port, tie_to_parent=False))
 
@@ -259,7 +259,7 @@ _REPLICA = click.Option(
     help="Also start a streaming hot standby (pg_basebackup) for reports to read.",
 )
 
-main = service_cli(
+main = service_commands(
     "postgres",
     create=lambda port: LocalPostgres(port=port, tie_to_parent=False),
     attach=_attach,

@@ -15,10 +15,10 @@ import subprocess
 from pathlib import Path
 from typing import Any, Self
 
-from infra.services import process
-from infra.services.base import StartedInContext
-from infra.services.exceptions import ServiceStartError
-from infra.services.postgres import LocalPostgres
+from devservices import pids_and_ports
+from devservices.base import StartedInContext
+from devservices.exceptions import ServiceStartError
+from devservices.postgres import LocalPostgres
 
 
 class LocalPostgresReplica(LocalPostgres):
@@ -44,7 +44,7 @@ class LocalPostgresReplica(LocalPostgres):
             argv = [
                 str(self.bin_dir / "pg_basebackup"),
                 f"--pgdata={self.data_dir}",
-                f"--host={process.LOOPBACK}",
+                f"--host={pids_and_ports.LOOPBACK}",
                 f"--port={self.primary.port}",
                 f"--username={self.user}",
                 "--wal-method=stream",
@@ -56,7 +56,7 @@ class LocalPostgresReplica(LocalPostgres):
             if run_as is not None:  # the backup is written as the server's user
                 super()._prepare_directory(run_as)
             try:
-                process.run_checked(argv, cwd=self.directory, env=env, run_as=run_as)
+                pids_and_ports.run_checked(argv, cwd=self.directory, env=env, run_as=run_as)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
                 raise ServiceStartError(f"pg_basebackup failed: {exc}\n{exc.output}") from exc
         super()._prepare()

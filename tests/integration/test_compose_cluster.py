@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.services.kafka_dist import KAFKA_VERSION
-from tests.unit.test_compose import ALL_PROFILES, ROOT, compose_binary
+from devservices.kafka_dist import KAFKA_VERSION
+from tests.support.compose import ALL_PROFILES, ROOT, compose_binary
+
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
 
 CLUSTER_FILE = ROOT / "compose.cluster.yml"
 BROKERS = ("kafka", "kafka-2", "kafka-3")

@@ -3,7 +3,7 @@
     with LocalKafka() as kafka:
         produce_to(kafka.bootstrap)
 
-Command line (used by ``scripts/kafka``): ``python -m infra.services.kafka start|stop|status``;
+Command line (used by ``scripts/kafka``): ``python -m devservices.kafka start|stop|status``;
 ``start --brokers 3`` starts a ``LocalKafkaCluster`` instead.
 """
 
@@ -19,10 +19,10 @@ import click
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from infra.services import kafka_dist, process
-from infra.services.base import LocalService
-from infra.services.cli import Managed, service_cli
-from infra.services.exceptions import ServiceStartError
+from devservices import kafka_dist, pids_and_ports
+from devservices.base import LocalService
+from devservices.exceptions import ServiceStartError
+from devservices.service_commands import Managed, service_commands
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
@@ -81,20 +81,20 @@ class LocalKafka(LocalService):
     @property
     def voters(self) -> str:
         """``controller.quorum.voters``: this node alone unless a cluster named its peers."""
-        return self._voters or f"{self.node_id}@{process.LOOPBACK}:{self.controller_port}"
+        return self._voters or f"{self.node_id}@{pids_and_ports.LOOPBACK}:{self.controller_port}"
 
     @property
     def bootstrap(self) -> str:
         """The ``bootstrap.servers`` value for clients."""
-        return f"{process.LOOPBACK}:{self.port}"
+        return f"{pids_and_ports.LOOPBACK}:{self.port}"
 
     @property
     def controller_port(self) -> int:
         """Port of the KRaft controller listener; chosen on first access when none was given."""
         if self._controller_port is None:
-            self._controller_port = process.free_port()
+            self._controller_port = pids_and_ports.free_port()
             while self._controller_port == self.port:
-                self._controller_port = process.free_port()
+                self._controller_port = pids_and_ports.free_port()
         return self._controller_port
 
     @property
@@ -156,7 +156,7 @@ class LocalKafka(LocalService):
             str(self.config_path),
         ]
         try:
-            process.run_checked(argv, cwd=self.directory)
+            pids_and_ports.run_checked(argv, cwd=self.directory)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             raise ServiceStartError(f"KRaft storage format failed: {exc}\n{exc.output}") from exc
 
@@ -164,7 +164,7 @@ class LocalKafka(LocalService):
         return [*self._java_prefix(), "kafka.Kafka", str(self.config_path)]
 
     def _is_ready(self) -> bool:
-        if not process.port_accepts(self.port):
+        if not pids_and_ports.port_accepts(self.port):
             return False
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         try:
@@ -188,7 +188,7 @@ class LocalKafka(LocalService):
         ]
 
     def _server_properties(self) -> str:
-        host = process.LOOPBACK
+        host = pids_and_ports.LOOPBACK
         replicas = str(self.internal_replication)
         # A replicated internal topic still accepts writes with one broker down.
         min_isr = str(min(2, self.internal_replication))
@@ -222,7 +222,7 @@ class LocalKafka(LocalService):
 
 def _attach(state: dict[str, Any]) -> Managed:
     if "nodes" in state:
-        from infra.services.kafka_cluster import LocalKafkaCluster
+        from devservices.kafka_cluster import LocalKafkaCluster
 
         return LocalKafkaCluster.attach(state)
     return LocalKafka.attach(state)
@@ -233,7 +233,7 @@ def _cluster(port: int | None, brokers: int) -> Managed | None:
         return None
     if port is not None:
         raise click.UsageError("--port applies to a single broker; a cluster picks free ports")
-    from infra.services.kafka_cluster import LocalKafkaCluster
+    from devservices.kafka_cluster import LocalKafkaCluster
 
     return LocalKafkaCluster(brokers=brokers, tie_to_parent=False)
 
@@ -246,7 +246,7 @@ _BROKERS = click.Option(
     help="Combined broker+controller nodes; 3 makes a replicated cluster.",
 )
 
-main = service_cli(
+main = service_commands(
     "kafka",
     create=lambda port: LocalKafka(port=port, tie_to_parent=False),
     attach=_attach,

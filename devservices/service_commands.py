@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import click
 
-from infra.services.exceptions import ServiceError
+from devservices.exceptions import ServiceError
 
 
 class Managed(Protocol):
@@ -39,7 +39,7 @@ def _load(path: Path) -> dict[str, Any] | None:
     return state
 
 
-def service_cli(
+def service_commands(
     name: str,
     *,
     create: Callable[[int | None], Managed],

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_compose import PROGRAM, ROOT, is_pinned
+from tests.support.compose import PROGRAM, ROOT, is_pinned
+
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from infra.services.base import LocalService
-from infra.services.exceptions import (
+from devservices.base import LocalService
+from devservices.exceptions import (
     ServiceError,
     ServiceStartError,
     ServiceStopError,
@@ -20,16 +20,16 @@ from infra.services.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from infra.services.kafka import LocalKafka
-    from infra.services.kafka_cluster import LocalKafkaCluster
-    from infra.services.postgres import LocalPostgres
+    from devservices.kafka import LocalKafka
+    from devservices.kafka_cluster import LocalKafkaCluster
+    from devservices.postgres import LocalPostgres
 
-# Imported on first use, so that ``python -m infra.services.kafka`` runs a module that the
+# Imported on first use, so that ``python -m devservices.kafka`` runs a module that the
 # package has not imported already.
 _LAZY = {
-    "LocalKafka": "infra.services.kafka",
-    "LocalKafkaCluster": "infra.services.kafka_cluster",
-    "LocalPostgres": "infra.services.postgres",
+    "LocalKafka": "devservices.kafka",
+    "LocalKafkaCluster": "devservices.kafka_cluster",
+    "LocalPostgres": "devservices.postgres",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """Base class for every error of ``infra.services``."""
+    """Base class for every error of ``devservices``."""
 
 
 class ServiceUnavailable(ServiceError):

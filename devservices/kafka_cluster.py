@@ -21,10 +21,10 @@ from typing import Any, Self
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from infra.services import process
-from infra.services.base import StartedInContext
-from infra.services.exceptions import ServiceStartError
-from infra.services.kafka import LocalKafka, new_cluster_id
+from devservices import pids_and_ports
+from devservices.base import StartedInContext
+from devservices.exceptions import ServiceStartError
+from devservices.kafka import LocalKafka, new_cluster_id
 
 
 class LocalKafkaCluster(StartedInContext):
@@ -58,7 +58,7 @@ class LocalKafkaCluster(StartedInContext):
             return
         ports = _distinct_ports(2 * brokers)
         voters = ",".join(
-            f"{i + 1}@{process.LOOPBACK}:{ports[brokers + i]}" for i in range(brokers)
+            f"{i + 1}@{pids_and_ports.LOOPBACK}:{ports[brokers + i]}" for i in range(brokers)
         )
         cluster_id = new_cluster_id()
         self.nodes = [
@@ -161,7 +161,7 @@ class LocalKafkaCluster(StartedInContext):
         Raises ServiceStartError when replicas are still missing after ``timeout_s``.
         """
         started = time.monotonic()
-        if not process.wait_until(lambda: self.under_replicated() == 0, timeout=timeout_s):
+        if not pids_and_ports.wait_until(lambda: self.under_replicated() == 0, timeout=timeout_s):
             raise ServiceStartError(f"partitions still under-replicated after {timeout_s:g}s")
         return time.monotonic() - started
 
@@ -194,7 +194,7 @@ class LocalKafkaCluster(StartedInContext):
 def _distinct_ports(count: int) -> list[int]:
     ports: list[int] = []
     while len(ports) < count:
-        port = process.free_port()
+        port = pids_and_ports.free_port()
         if port not in ports:
             ports.append(port)
     return ports

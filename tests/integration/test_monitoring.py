@@ -21,7 +21,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from cli.main import cli
-from tests.unit.test_compose import ROOT, resolved_model
+from tests.support.compose import ROOT, resolved_model
+
+# Runs programs the test extras install (docker compose, hadolint) or the CLI.
+pytestmark = pytest.mark.tools
 
 MONITORING = ROOT / "monitoring"
 PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"
@@ -189,11 +192,32 @@ def test_expand_grafana_macros() -> None:
 
 @pytest.mark.integration
 def test_dashboard_sql_runs_on_postgresql(pg_database_url: str) -> None:
+    """Every panel's SQL runs on a freshly migrated PostgreSQL and answers in its panel's shape.
+
+    With no orders yet, a stat panel's aggregate is one row holding 0 (a count) or NULL
+    (a rate over nothing), and the other panels have no rows.
+    """
+    queries = set(_sql_queries())
+    panels = [
+        (panel, target["rawSql"])
+        for panel in _dashboard()["panels"]
+        for target in panel.get("targets", [])
+        if target.get("rawSql") in queries
+    ]
+    assert len(panels) == len(_sql_queries()) > 0
     engine = _migrate(pg_database_url)
     try:
         with engine.connect() as conn:
-            for sql in _sql_queries():
+            for panel, sql in panels:
                 # exec_driver_sql: the literal times hold ':00', which text() would take for binds.
-                conn.exec_driver_sql(expand_grafana_macros(sql)).fetchall()
+                result = conn.exec_driver_sql(expand_grafana_macros(sql))
+                columns, rows = list(result.keys()), [tuple(row) for row in result.fetchall()]
+                title = panel.get("title")
+                if panel["type"] == "stat":
+                    assert len(columns) == 1 and rows in ([(0,)], [(None,)]), (title, rows)
+                    continue
+                if panel["type"] == "timeseries":  # Grafana plots the other columns over "time"
+                    assert columns[0] == "time" and len(columns) > 1, (title, columns)
+                assert columns and rows == [], (title, columns, rows)
     finally:
         engine.dispose()

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.services import process
-from infra.services.exceptions import ServiceUnavailable
+from devservices import pids_and_ports
+from devservices.exceptions import ServiceUnavailable
 
 KAFKA_VERSION = "4.4.0"
 POM = Path(__file__).with_name("pom.xml")
@@ -91,7 +91,7 @@ def _download(version: str, target: Path) -> None:
             f"-Dkafka.version={version}",
         ]
         try:
-            process.run_checked(argv, cwd=staging, timeout=1200)
+            pids_and_ports.run_checked(argv, cwd=staging, timeout=1200)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             output = exc.output.decode() if isinstance(exc.output, bytes) else exc.output or ""
             raise ServiceUnavailable(

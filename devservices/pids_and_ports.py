@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from infra.services.exceptions import ServiceStopError
+from devservices.exceptions import ServiceStopError
 
 LOOPBACK = "127.0.0.1"
 

@@ -1,0 +1,1 @@
+"""Builders, fakes and helpers that several test modules share (imported, never collected)."""
