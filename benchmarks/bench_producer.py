@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from infra.kafka.admin import ensure_topics
-from infra.kafka.producer import DeliveryCounter, build_producer
+from infra.kafka.producer import KafkaEventPublisher
 from producer.faults import FaultConfig
 from producer.files import write_csv_events, write_jsonl_lines
 from producer.publish import TopicNames, planned_events, planned_lines, planned_messages, publish
@@ -70,13 +70,11 @@ def bench_publish(bootstrap: str, orders: int) -> dict[str, float]:
     ensure_topics(client, [topics.order_created, topics.status_changed], partitions=6)
     # pre-encoded: the timed loop is only produce() calls and failure reports
     messages = list(planned_messages(SimulationConfig(orders=orders, seed=2), FaultConfig()))
-    counter = DeliveryCounter()
-    producer = build_producer(client, counter)
-    warmup = DeliveryCounter()
-    warm = build_producer(client, warmup)
-    publish(messages[:1000], warm, warmup, topics)  # metadata, idempotent producer id
+    publisher = KafkaEventPublisher(client)
+    warm = KafkaEventPublisher(client)
+    publish(messages[:1000], warm, topics)  # metadata, idempotent producer id
     cpu = time.process_time()
-    result = publish(messages, producer, counter, topics)
+    result = publish(messages, publisher, topics)
     cpu = time.process_time() - cpu  # this process only (librdkafka threads included)
     return {
         "publish_events_per_s": round(result.delivered / result.elapsed_s),

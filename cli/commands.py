@@ -12,14 +12,14 @@ import click
 
 #: subcommand -> the ``cli`` module whose ``COMMANDS`` defines it
 COMMAND_MODULES: dict[str, str] = {
-    "generate": "cli.produce",
-    "produce": "cli.produce",
-    "replay": "cli.produce",
+    "generate": "cli.generate",
+    "produce": "cli.publish",
+    "replay": "cli.publish",
     "topics": "cli.topics",
     "consume": "cli.consume",
     "ingest": "cli.ingest",
-    "demo": "cli.consume",
-    "dlq": "cli.consume",
+    "demo": "cli.demo",
+    "dlq": "cli.dlq",
     "db": "cli.db",
     "report": "cli.report",
     "order": "cli.order",
@@ -54,8 +54,8 @@ SETTINGS_USED: dict[str, frozenset[str]] = {
     "dlq": KAFKA_SETTINGS,
     "db": frozenset({"database_url"}),
     "report": frozenset({"database_url", "report_database_url"}),
-    "order": frozenset({"database_url"}),
-    "status": KAFKA_SETTINGS | {"database_url"},
+    "order": frozenset({"database_url", "report_database_url"}),
+    "status": KAFKA_SETTINGS | {"database_url", "report_database_url"},
     "schema": frozenset(),
 }
 _OPTIONAL = KAFKA_SETTINGS | {"database_url", "report_database_url", "batch_size"}

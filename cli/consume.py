@@ -1,33 +1,21 @@
-"""Consumer commands: the worker, the demo and the dead-letter topic (ingest: ``cli.ingest``)."""
+"""``sla-pipeline consume``: a consumer-group worker, Kafka to the database."""
 
 from __future__ import annotations
 
 import logging
 import re
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
-from cli.common import describe_infrastructure_error, fail, get_settings
-from cli.dlq import dlq_group
-from consumer.embedded import IngestReport, from_messages, ingest_events
-from consumer.errors import InfrastructureError
+from cli.config import get_settings
+from cli.errors import fail, infrastructure_errors
 from consumer.metrics import ConsumerMetrics
 from consumer.shutdown import StopFlag
 from consumer.worker import NO_ASSIGNMENT, NO_CONTACT
 from infra import bootstrap
 
 log = logging.getLogger("sla_pipeline.consume")
-
-
-@contextmanager
-def _infrastructure() -> Iterator[None]:
-    try:
-        yield
-    except InfrastructureError as error:
-        fail(describe_infrastructure_error(error, get_settings(click.get_current_context())))
 
 
 def _instance_id(value: str | None) -> str | None:
@@ -128,7 +116,7 @@ def consume_command(
             fail(f"cannot serve metrics on {metrics_addr}:{metrics_port}: {error}")
         # logged with the bound port: with --metrics-port 0 it is the only way to find it
         log.info("serving Prometheus metrics on http://%s:%d/metrics", metrics_addr, bound)
-    with _infrastructure(), StopFlag() as stop:
+    with infrastructure_errors(settings), StopFlag() as stop:
         engine = bootstrap.migrated_engine(settings)
         worker = bootstrap.build_worker(
             settings,
@@ -152,74 +140,4 @@ def consume_command(
         fail(f"{summary.stopped_by}; check the bootstrap servers and that the topics exist")
 
 
-def _echo_report(report: IngestReport) -> None:
-    """What the run read and rejected, then the database's final state (read after the run).
-
-    Counts seen on the way (orphans later completed, events judged illegal before
-    their predecessors arrived) would alarm for nothing: the final state is what holds.
-    """
-    from infra.db.engine import make_engine
-    from infra.db.summary import final_state
-
-    rejected = ", ".join(f"{k} {v}" for k, v in sorted(report.rejected.items()))
-    click.echo(
-        f"read {report.rows} rows: {report.outcome.applied} events applied, "
-        f"{report.outcome.duplicates} duplicates, {report.rejected_total} rejected"
-        + (f" ({rejected})" if rejected else "")
-    )
-    settings = get_settings(click.get_current_context())
-    engine = make_engine(settings.database_url_value())
-    try:
-        with engine.connect() as conn:
-            state = final_state(conn)
-    finally:
-        engine.dispose()
-    click.echo(f"database {settings.masked_database_url()}: {state.line()}")
-
-
-@click.command("demo")
-@click.option(
-    "--orders",
-    type=click.IntRange(1, 1_000_000),
-    default=2000,
-    show_default=True,
-    help="How many orders to simulate.",
-)
-@click.option(
-    "--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same run)."
-)
-@click.pass_context
-def demo_command(ctx: click.Context, orders: int, seed: int) -> None:
-    """Simulate orders with every fault on, ingest into the database (SQLite by
-    default, ./sla.db) with no broker, and print a short SLA summary.
-
-    \b
-    Example:
-      sla-pipeline demo --orders 5000 --seed 1
-      sla-pipeline report
-    """
-    from cli.demo import fault_config, print_summary
-    from producer.faults import inject_faults
-    from producer.simulation import SimulationConfig, simulate
-
-    settings = get_settings(ctx)
-    stream = inject_faults(
-        simulate(SimulationConfig(orders=orders, seed=seed)), fault_config(), seed
-    )
-    click.echo(
-        f"simulated {orders} orders: {len(stream.messages)} messages "
-        f"({sum(stream.fault_counts().values())} with faults)"
-    )
-    with _infrastructure():
-        engine = bootstrap.migrated_engine(settings)
-        report = ingest_events(
-            from_messages((m.key, m.value) for m in stream.messages),
-            bootstrap.unit_of_work_factory(engine),
-            batch_size=settings.batch_size,
-        )
-        _echo_report(report)
-        print_summary(engine)
-        engine.dispose()
-
-
-COMMANDS: list[click.Command] = [consume_command, demo_command, dlq_group]
+COMMANDS: list[click.Command] = [consume_command]

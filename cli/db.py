@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 import click
 
-from cli.common import describe_infrastructure_error, fail, get_settings
+from cli.config import get_settings
+from cli.errors import describe_infrastructure_error, fail
 from consumer.errors import InfrastructureError
 from domain.codec import EventDecodeError
 from infra import bootstrap

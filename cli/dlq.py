@@ -8,23 +8,24 @@ from contextlib import contextmanager
 import click
 from confluent_kafka import KafkaException
 
-from cli.common import fail, get_settings
+from cli.config import get_settings
+from cli.errors import fail
 from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
 from domain.codec import RejectReason
-from infra.kafka.admin import ClusterUnreachable, check_cluster
-from infra.kafka.dead_letters import read_dead_letters, redrive
-from infra.settings import Settings
+from infra import bootstrap
+from infra.kafka.admin import ClusterUnreachable
+from infra.kafka.dead_letters import DeadLetterTopic
 
 _REASONS = tuple(reason.value for reason in RejectReason)
 
 
 @contextmanager
-def _broker(settings: Settings) -> Iterator[None]:
+def _broker(topic: DeadLetterTopic) -> Iterator[None]:
     """Fail in seconds, naming the address, when no broker answers (the reads below
     would wait their whole timeout first); then turn broker errors into one line."""
     try:
-        check_cluster(settings.kafka_client_config())
+        topic.check_cluster()
     except ClusterUnreachable as error:
         fail(str(error))
     except KafkaException as error:
@@ -89,12 +90,10 @@ def list_command(ctx: click.Context, limit: int, reason: str | None) -> None:
       sla-pipeline dlq list --limit 20 --reason invalid_json
     """
     _check_reason(reason)
-    settings = get_settings(ctx)
+    topic = bootstrap.dead_letter_topic(get_settings(ctx))
     shown = 0
-    with _broker(settings):
-        for letter in _select(
-            read_dead_letters(settings.kafka_client_config(), settings.topic_dlq), reason
-        ):
+    with _broker(topic):
+        for letter in _select(topic.letters(), reason):
             if shown >= limit:
                 break
             source = str(letter.source) if letter.source else "?"
@@ -157,19 +156,17 @@ def redrive_command(
         fail("choose letters with exactly one of --reason, --offsets or --all")
     _check_reason(reason)
     positions = _parse_offsets(offsets)
-    settings = get_settings(ctx)
-    with _broker(settings):
+    topic = bootstrap.dead_letter_topic(get_settings(ctx))
+    with _broker(topic):
         letters = [
             letter
-            for letter in _select(
-                read_dead_letters(settings.kafka_client_config(), settings.topic_dlq), reason
-            )
+            for letter in _select(topic.letters(), reason)
             if not positions or (letter.position.partition, letter.position.offset) in positions
         ]
         missing = positions - {(lt.position.partition, lt.position.offset) for lt in letters}
         if missing:
             listed = ", ".join(f"{p}:{o}" for p, o in sorted(missing))
-            fail(f"--offsets: no dead letter at {listed} on {settings.topic_dlq}")
+            fail(f"--offsets: no dead letter at {listed} on {topic.topic}")
         sourceless = [_where(letter) for letter in letters if letter.source is None]
         if sourceless:
             fail(f"cannot redrive {', '.join(sourceless)}: no dlq.source.* headers")
@@ -186,9 +183,12 @@ def redrive_command(
                 click.echo(f"would redrive {_where(letter)} to {letter.source}")
         else:
             try:
-                count = redrive(settings.kafka_client_config(), letters) if letters else 0
+                count = topic.redrive(letters) if letters else 0
             except ValueError as error:
                 fail(f"cannot redrive: {error}")
             click.echo(f"redrove {count} dead letters")
     if refused:
         fail(f"{len(refused)} truncated dead letters not redriven")
+
+
+COMMANDS: list[click.Command] = [dlq_group]

@@ -10,8 +10,9 @@ from typing import TypeVar
 
 import click
 
-from cli.common import fail, get_settings
-from cli.consume import _echo_report, _infrastructure
+from cli.config import get_settings
+from cli.errors import fail, infrastructure_errors
+from cli.ingest_summary import echo_ingest_report
 from cli.progress import LOG_INTERVAL_S, Advance, progress
 from consumer.embedded import IngestReport, RejectedRow, from_records, ingest_events
 from infra import bootstrap
@@ -90,7 +91,7 @@ def ingest_command(
     total = count_rows(files)
     with (
         rejects,
-        _infrastructure(),
+        infrastructure_errors(settings),
         progress("ingest", total, "rows", interval_s=progress_interval) as advance,
     ):
         engine = bootstrap.migrated_engine(settings)
@@ -109,7 +110,7 @@ def ingest_command(
             on_reject=on_reject,
         )
         engine.dispose()
-    _echo_report(report)
+    echo_ingest_report(report, settings)
     if report.rejected_total:
         _echo_rejects(rejected, rejects_path)
     _fail_on_rejects(report, max_reject_ratio, rejects_path)

@@ -7,7 +7,8 @@ import logging
 import click
 
 from cli.commands import LazyGroup, unused_settings
-from cli.common import configure_logging, load_settings, parse_key_values, settings_for_command
+from cli.config import load_settings, parse_key_values, settings_for_command
+from cli.logs import configure_logging
 
 
 @click.group(

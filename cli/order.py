@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import describe_database_error, fail, get_settings
+from cli.config import get_settings
+from cli.errors import describe_database_error, fail
 from cli.report import parse_as_of
-from infra.db.engine import make_engine
+from infra import bootstrap
 from infra.reporting.render_story import render_story_json, render_story_text
 from infra.reporting.story import load_story
 
@@ -41,14 +42,15 @@ def order_command(ctx: click.Context, order_id: str, as_of: str | None, fmt: str
     """
     settings = get_settings(ctx)
     instant = parse_as_of(as_of)
+    masked = settings.masked_report_database_url()
     try:
-        engine = make_engine(settings.database_url_value())
+        engine = bootstrap.report_engine(settings)
     except (ArgumentError, NotImplementedError) as exc:
-        fail(f"database URL {settings.masked_database_url()}: {exc}")
+        fail(f"database URL {masked}: {exc}")
     try:
         story = load_story(engine, order_id, instant)
     except SQLAlchemyError as exc:
-        fail(describe_database_error(exc, settings.masked_database_url(), "read the order"))
+        fail(describe_database_error(exc, masked, "read the order"))
     finally:
         engine.dispose()
     if story is None:

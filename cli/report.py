@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import describe_database_error, fail, get_settings
-from infra.db.engine import make_engine
+from cli.config import get_settings
+from cli.errors import describe_database_error, fail
+from infra import bootstrap
 from infra.db.standby import standby_status
 from infra.reporting.aggregate_sql import DIMENSIONS
 from infra.reporting.queries import build_report
@@ -141,7 +142,7 @@ def report_command(
         breakdowns += [b for b in HTML_BREAKDOWNS if b not in breakdowns]
     masked = settings.masked_report_database_url()
     try:
-        engine = make_engine(settings.report_database_url_value())
+        engine = bootstrap.report_engine(settings)
     except (ArgumentError, NotImplementedError) as exc:
         fail(f"database URL {masked}: {exc}")
     try:

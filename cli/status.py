@@ -14,9 +14,10 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.common import describe_database_error, fail, get_settings
+from cli.config import get_settings
+from cli.errors import describe_database_error, fail
 from consumer.errors import InfrastructureError
-from infra.bootstrap import bounded_engine
+from infra import bootstrap
 from infra.reporting.render_json_csv import iso_utc
 from infra.reporting.status import (
     UNREACHABLE,
@@ -94,14 +95,14 @@ def status_command(
     """
     settings = get_settings(ctx)
     group = settings.consumer_group
+    masked = settings.masked_report_database_url()
     try:
-        engine = bounded_engine(settings, timeout)
+        engine = bootstrap.bounded_report_engine(settings, timeout)
     except (ArgumentError, NotImplementedError) as exc:
-        fail(f"database URL {settings.masked_database_url()}: {exc}")
+        fail(f"database URL {masked}: {exc}")
     try:
         database = read_database(engine, group, sla_counts=sla_counts)
     except SQLAlchemyError as exc:
-        masked = settings.masked_database_url()
         _unreachable(describe_database_error(exc, masked, "read the status"))
     finally:
         engine.dispose()

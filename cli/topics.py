@@ -5,17 +5,10 @@ from __future__ import annotations
 import click
 from confluent_kafka import KafkaException
 
-from cli.common import fail, get_settings
-from infra.kafka.admin import (
-    ALERT_TOPIC_CONFIG,
-    EVENT_TOPIC_CONFIG,
-    KEEP_FOREVER,
-    TopicAdminError,
-    broker_count,
-    ensure_topics,
-    event_topic_config,
-    safe_durability,
-)
+from cli.config import get_settings
+from cli.errors import fail
+from infra import bootstrap
+from infra.kafka.admin import KEEP_FOREVER, TopicAdminError
 
 
 @click.group("topics")
@@ -81,36 +74,19 @@ def topics_create_command(
       sla-pipeline topics create --partitions 12 --retention-ms -1
       sla-pipeline --bootstrap-servers kafka:9092 topics create
     """
-    settings = get_settings(ctx)
-    client, events = settings.kafka_client_config(), list(settings.topics)
-    dlq = [settings.topic_dlq] if settings.topic_dlq not in events else []
-    alerts = [settings.topic_alerts] if settings.topic_alerts not in [*events, *dlq] else []
+    topics = bootstrap.pipeline_topics(get_settings(ctx))
     try:
-        durability = safe_durability(broker_count(client), replication, min_insync)
-        extra = durability.topic_config()
-        outcome = ensure_topics(
-            client, events, partitions=partitions, replication=durability.replication,
-            config=event_topic_config(retention_ms) | extra,
-        )  # fmt: skip
-        outcome |= ensure_topics(
-            client, dlq, partitions=partitions, replication=durability.replication,
-            config={**EVENT_TOPIC_CONFIG, **extra},
-        )  # fmt: skip
-        outcome |= ensure_topics(
-            client, alerts, partitions=partitions, replication=durability.replication,
-            config={**ALERT_TOPIC_CONFIG, **extra},
-        )  # fmt: skip
-    except ValueError as exc:
-        fail(str(exc))
-    except TopicAdminError as exc:
+        created = topics.create(partitions, replication, min_insync, retention_ms)
+    except (ValueError, TopicAdminError) as exc:
         fail(str(exc))
     except KafkaException as exc:
         fail(f"invalid Kafka configuration: {exc.args[0]}")
+    durability, outcome = created.durability, created.outcome
     insync = durability.min_insync or "the broker's"
     click.echo(f"replication {durability.replication}, min.insync.replicas {insync}")
-    for name in [*events, *dlq, *alerts]:
+    for name in topics.names:
         note = ""
-        if retention_ms is not None and name in events and outcome[name] == "exists":
+        if retention_ms is not None and name in topics.events and outcome[name] == "exists":
             note = " (its retention is left as it is)"
         click.echo(f"{name}: {outcome[name]}{note}")
 

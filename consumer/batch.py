@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 
 from domain.codec import RejectReason, encode_event
 from domain.events import Event
-
-#: Messages per batch (one transaction each) unless configured: about a tenth faster
-#: than 2000 for about 25 MB more resident memory (benchmarks/bench_consumer.py).
-DEFAULT_BATCH_SIZE = 5000
+from infra.defaults import DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE  # the settings' default
 
 
 @dataclass(frozen=True, slots=True)

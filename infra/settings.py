@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from consumer.batch import DEFAULT_BATCH_SIZE
+from infra.defaults import DEFAULT_BATCH_SIZE
 
 #: librdkafka properties whose values are credentials (masked when shown).
 _SECRET_KEY_PARTS = ("password", "secret", "key", "token", "jaas")

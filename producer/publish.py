@@ -17,23 +17,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from confluent_kafka import Producer
-
 from domain.codec import encode_event
 from domain.events import Event
-from infra.kafka.producer import DeliveryCounter, drain, send
-from infra.settings import Settings
 from producer.faults import FaultConfig, inject_faults
 from producer.files import jsonl_line
 from producer.messages import OutgoingMessage, TopicKind, timed_message
+from producer.ports import EventPublisher
 from producer.simulation import SimulationConfig, iter_events, iter_timed_events
 
 _event_of = operator.attrgetter("event")
 
 Progress = Callable[[int], None]
-
-#: ``timestamp`` value that lets the client stamp the message with the current time.
-PUBLISH_TIME = 0
 
 #: An endless simulation is faulted in chunks of this many events (bounded memory).
 LIVE_CHUNK_EVENTS = 20_000
@@ -45,10 +39,6 @@ class TopicNames:
 
     order_created: str = "order-created"
     status_changed: str = "status-changed"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TopicNames:
-        return cls(settings.topic_order_created, settings.topic_status_changed)
 
     def for_kind(self, kind: TopicKind) -> str:
         return self.order_created if kind == "order-created" else self.status_changed
@@ -137,8 +127,7 @@ def _chunked(
 
 def publish(
     messages: Iterable[OutgoingMessage],
-    producer: Producer,
-    counter: DeliveryCounter,
+    publisher: EventPublisher,
     topics: TopicNames,
     *,
     rate: float | None = None,
@@ -160,19 +149,19 @@ def publish(
     messages still unconfirmed ``flush_timeout_s`` after the last send count as failed.
     """
     start = time.monotonic()
-    failed_before = counter.failed
+    failed_before = publisher.failed
     deadline = None if duration_s is None else start + duration_s
     paced = rate is not None or speed is not None or deadline is not None or live
     first_ts: int | None = None
     wall_ms_at_start = time.time() * 1000.0
     attempted = 0
-    poll = producer.poll
-    produce = producer.produce
+    poll = publisher.serve
+    produce = publisher.queue
     topic_of = {"order-created": topics.order_created, "status-changed": topics.status_changed}
     for message in messages:
         if paced:
             now = time.monotonic()
-            if (deadline is not None and now >= deadline) or counter.failed > failed_before:
+            if (deadline is not None and now >= deadline) or publisher.failed > failed_before:
                 break
             due = now
             if rate is not None:
@@ -196,24 +185,24 @@ def publish(
         if value is None:
             value = message.value
         try:
-            produce(topic_of[message.topic_kind], value, message.key, timestamp=PUBLISH_TIME)
+            produce(topic_of[message.topic_kind], value, message.key)
         except BufferError:  # local queue full: serve reports until there is room
-            send(producer, topic_of[message.topic_kind], message.key, value, PUBLISH_TIME)
+            _queue_when_room(publisher, topic_of[message.topic_kind], value, message.key)
         attempted += 1
         if attempted & 1023 == 0:
             poll(0)
             if progress is not None:
                 progress(attempted)
-            if counter.failed > failed_before:
+            if publisher.failed > failed_before:
                 break
-    undelivered = drain(producer, flush_timeout_s)
+    undelivered = publisher.drain(flush_timeout_s)
     if progress is not None:
         progress(attempted)
-    errors = list(counter.errors)
+    errors = list(publisher.errors)
     if undelivered:
         errors.append(f"{undelivered} messages not confirmed within {flush_timeout_s:g}s")
     # only failures are reported: what left the producer without one was delivered
-    failed = counter.failed - failed_before + undelivered
+    failed = publisher.failed - failed_before + undelivered
     return PublishResult(
         attempted=attempted,
         delivered=attempted - failed,
@@ -221,3 +210,13 @@ def publish(
         elapsed_s=time.monotonic() - start,
         errors=errors,
     )
+
+
+def _queue_when_room(publisher: EventPublisher, topic: str, value: bytes, key: bytes) -> None:
+    """Queue one message, serving delivery reports while the local queue is full."""
+    while True:
+        try:
+            publisher.queue(topic, value, key)
+            return
+        except BufferError:
+            publisher.serve(0.05)

@@ -17,11 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from confluent_kafka import Producer
-
-from infra.kafka.producer import DeliveryCounter
 from producer.file_reader import FileRecord, read_event_files
 from producer.messages import OutgoingMessage, message_for
+from producer.ports import EventPublisher
 from producer.publish import Progress, PublishResult, TopicNames, publish
 
 REJECTS_SUFFIX = ".rejects"
@@ -110,8 +108,7 @@ def replay_messages(
 
 def replay(
     paths: Iterable[Path],
-    producer: Producer,
-    counter: DeliveryCounter,
+    publisher: EventPublisher,
     topics: TopicNames,
     rejects: RejectSink,
     *,
@@ -128,7 +125,7 @@ def replay(
     result = ReplayResult()
     records = read_event_files(paths)
     messages = replay_messages(records, rejects, on_reject, result)
-    result.published = publish(messages, producer, counter, topics, speed=speed, progress=progress)
+    result.published = publish(messages, publisher, topics, speed=speed, progress=progress)
     result.rejected = rejects.count
     result.rejects_paths = rejects.paths
     return result

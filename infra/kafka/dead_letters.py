@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
@@ -20,6 +21,7 @@ from confluent_kafka import (
 
 from consumer.dlq import DeadLetter
 from consumer.errors import InfrastructureError
+from infra.kafka.admin import check_cluster
 from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error, headers_of, position_of
 
@@ -152,3 +154,27 @@ def redrive(
             "broker", f"redrive: {confirmed} of {len(letters)} confirmed: {detail}"
         )
     return confirmed
+
+
+@dataclass(frozen=True)
+class DeadLetterTopic:
+    """The dead-letter topic of one pipeline: check the cluster, read letters, redrive."""
+
+    client_config: Mapping[str, str]
+    topic: str
+
+    def check_cluster(self) -> None:
+        """Fail in seconds when no broker answers (reads would wait their whole timeout).
+
+        Raises ``ClusterUnreachable`` (naming the address), or ``KafkaException`` for an
+        invalid client configuration.
+        """
+        check_cluster(self.client_config)
+
+    def letters(self) -> Iterator[DeadLetter]:
+        """Every letter from the beginning (see :func:`read_dead_letters`)."""
+        return read_dead_letters(self.client_config, self.topic)
+
+    def redrive(self, letters: Sequence[DeadLetter]) -> int:
+        """Publish ``letters`` back to their source topics (see :func:`redrive`)."""
+        return redrive(self.client_config, letters)

@@ -1,9 +1,10 @@
-"""A tuned, idempotent confluent-kafka Producer and a delivery-report counter."""
+"""A tuned, idempotent confluent-kafka Producer, a delivery-report counter, and the
+producer's ``EventPublisher`` port implemented on them."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,3 +111,39 @@ def drain(producer: Producer, timeout_s: float) -> int:
     while remaining and time.monotonic() < deadline:
         remaining = producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
     return int(remaining)
+
+
+class KafkaEventPublisher:
+    """``producer.ports.EventPublisher`` on a producer from :func:`build_producer`.
+
+    Raises ``KafkaException`` for an invalid configuration (no broker is contacted
+    until :meth:`ensure_reachable` or the first message).
+    """
+
+    def __init__(self, client_config: Mapping[str, str], **overrides: str) -> None:
+        self.counter = DeliveryCounter()
+        self.producer = build_producer(client_config, self.counter, **overrides)
+        # the client's own methods rather than wrappers: they run once per message, and
+        # the client stamps a message without a timestamp with the publish time
+        self.queue: Callable[[str, bytes, bytes], None] = self.producer.produce
+        self.serve: Callable[[float], object] = self.producer.poll
+
+    def drain(self, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` for outstanding deliveries; returns how many remain."""
+        return drain(self.producer, timeout_s)
+
+    @property
+    def failed(self) -> int:
+        return self.counter.failed
+
+    @property
+    def errors(self) -> list[str]:
+        return self.counter.errors
+
+    @property
+    def client_error(self) -> str | None:
+        return self.counter.client_error
+
+    def ensure_reachable(self, timeout_s: float) -> None:
+        """Raises :class:`BrokerUnreachable` when no broker answers within ``timeout_s``."""
+        ensure_reachable(self.producer, self.counter, timeout_s)

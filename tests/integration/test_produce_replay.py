@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from cli.main import cli
-from infra.kafka.producer import DeliveryCounter, build_producer
+from infra.kafka.producer import KafkaEventPublisher
 from producer.faults import FaultConfig
 from producer.files import write_csv
 from producer.messages import OutgoingMessage
@@ -108,10 +108,9 @@ def test_publish_puts_exactly_the_planned_messages(
 ) -> None:
     topics = _topics(topic_factory)
     messages = list(planned_messages(SimulationConfig(orders=300, seed=31), FAULTS))
-    counter = DeliveryCounter()
-    producer = build_producer({"bootstrap.servers": kafka_bootstrap}, counter)
+    publisher = KafkaEventPublisher({"bootstrap.servers": kafka_bootstrap})
     before = _now_ms()
-    result = publish(messages, producer, counter, topics)
+    result = publish(messages, publisher, topics)
     published = (before, _now_ms())
     assert result.ok and result.delivered == len(messages)
     created, changed = _split(messages)

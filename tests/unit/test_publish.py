@@ -8,16 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import produce as produce_cli
 from cli.main import cli
 from domain.codec import encode_event
+from infra import bootstrap
 from infra.kafka.admin import EVENT_TOPIC_CONFIG, event_topic_config
-from infra.kafka.producer import (
-    BrokerUnreachable,
-    DeliveryCounter,
-    build_producer,
-    ensure_reachable,
-)
+from infra.kafka.producer import BrokerUnreachable, KafkaEventPublisher
 from producer.faults import FaultConfig
 from producer.messages import OutgoingMessage
 from producer.publish import TopicNames, planned_messages, publish
@@ -32,14 +27,13 @@ def _messages(orders: int) -> list[OutgoingMessage]:
 
 
 def test_undelivered_messages_count_as_failed_after_the_flush_timeout() -> None:
-    counter = DeliveryCounter()
     # librdkafka would retry for a minute; the flush gives up after half a second
-    producer = build_producer(
-        {"bootstrap.servers": NOWHERE}, counter, **{"message.timeout.ms": "60000"}
+    publisher = KafkaEventPublisher(
+        {"bootstrap.servers": NOWHERE}, **{"message.timeout.ms": "60000"}
     )
     messages = _messages(5)
     started = time.monotonic()
-    result = publish(messages, producer, counter, TopicNames(), flush_timeout_s=0.5)
+    result = publish(messages, publisher, TopicNames(), flush_timeout_s=0.5)
     assert time.monotonic() - started < 10
     assert not result.ok
     assert (result.attempted, result.delivered, result.failed) == (len(messages), 0, len(messages))
@@ -47,13 +41,10 @@ def test_undelivered_messages_count_as_failed_after_the_flush_timeout() -> None:
 
 
 def test_sending_stops_at_the_first_failed_delivery() -> None:
-    counter = DeliveryCounter()
-    producer = build_producer(
-        {"bootstrap.servers": NOWHERE}, counter, **{"message.timeout.ms": "300"}
-    )
+    publisher = KafkaEventPublisher({"bootstrap.servers": NOWHERE}, **{"message.timeout.ms": "300"})
     messages = _messages(2500)  # about 20 000 messages: 10 s at the rate below
     started = time.monotonic()
-    result = publish(messages, producer, counter, TopicNames(), rate=2000, flush_timeout_s=5)
+    result = publish(messages, publisher, TopicNames(), rate=2000, flush_timeout_s=5)
     assert time.monotonic() - started < 8
     assert 0 < result.attempted < len(messages) // 2
     assert result.delivered == 0 and result.failed == result.attempted
@@ -61,17 +52,16 @@ def test_sending_stops_at_the_first_failed_delivery() -> None:
 
 
 def test_ensure_reachable_names_the_reason() -> None:
-    counter = DeliveryCounter()
-    producer = build_producer({"bootstrap.servers": NOWHERE}, counter)
+    publisher = KafkaEventPublisher({"bootstrap.servers": NOWHERE})
     with pytest.raises(BrokerUnreachable, match=r"no answer in 1s: .*refused"):
-        ensure_reachable(producer, counter, 1.0)
+        publisher.ensure_reachable(1.0)
 
 
 @pytest.mark.parametrize("args", [["produce", "--orders", "10"], ["produce", "--duration", "1"]])
 def test_produce_to_an_unreachable_broker_fails_with_one_line(
     args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(produce_cli, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(bootstrap, "CONNECT_TIMEOUT_S", 1.0)
     result = CliRunner().invoke(cli, ["--bootstrap-servers", NOWHERE, *args])
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -82,7 +72,7 @@ def test_produce_to_an_unreachable_broker_fails_with_one_line(
 def test_replay_to_an_unreachable_broker_fails_with_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(produce_cli, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(bootstrap, "CONNECT_TIMEOUT_S", 1.0)
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"".join(encode_event(e) + b"\n" for e in simulate(SimulationConfig(2))))
     result = CliRunner().invoke(cli, ["--bootstrap-servers", NOWHERE, "replay", str(events)])
@@ -91,11 +81,8 @@ def test_replay_to_an_unreachable_broker_fails_with_one_line(
 
 
 def test_failure_line_names_counts_and_reasons() -> None:
-    counter = DeliveryCounter()
-    producer = build_producer(
-        {"bootstrap.servers": NOWHERE}, counter, **{"message.timeout.ms": "200"}
-    )
-    result = publish(_messages(1), producer, counter, TopicNames(), flush_timeout_s=5)
+    publisher = KafkaEventPublisher({"bootstrap.servers": NOWHERE}, **{"message.timeout.ms": "200"})
+    result = publish(_messages(1), publisher, TopicNames(), flush_timeout_s=5)
     line = result.failure("1/1 brokers are down")
     assert line.startswith(f"{result.failed} of {result.attempted} messages not delivered (")
     assert "Message timed out" in line and "last client error: 1/1 brokers are down" in line

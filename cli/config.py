@@ -1,37 +1,15 @@
-"""Shared pieces of the command line: settings from flags, readable failures."""
+"""Settings from the environment and the command's flags; an invalid one is one line."""
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from consumer.errors import InfrastructureError
+from cli.errors import fail
 from infra.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CliError(click.ClickException):
-    """A failure the user can act on: printed as one line, exit code 1."""
-
-    def format_message(self) -> str:
-        return self.message
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def fail(message: str) -> NoReturn:
-    """Stop the command with one readable line and a non-zero exit."""
-    raise CliError(message)
-
 
 #: settings that have a command-line flag of their own (the rest are SLA_ variables only)
 _FLAGS = {
@@ -106,31 +84,6 @@ def get_settings(ctx: click.Context) -> Settings:
     return settings
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload)
-
-
-def configure_logging(level: str, as_json: bool) -> None:
-    """Log to stderr, as text or one JSON object per line."""
-    handler = logging.StreamHandler(sys.stderr)
-    if as_json:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 def parse_key_values(pairs: tuple[str, ...], what: str) -> dict[str, str]:
     """``KEY=VALUE`` pairs into a dict; a malformed pair is a readable error."""
     result: dict[str, str] = {}
@@ -140,29 +93,3 @@ def parse_key_values(pairs: tuple[str, ...], what: str) -> dict[str, str]:
             fail(f"{what} expects KEY=VALUE, got {pair!r}")
         result[key.strip()] = value
     return result
-
-
-def describe_database_error(error: BaseException, masked_url: str, doing: str) -> str:
-    """One line for a database error met while ``doing`` (e.g. "compute the report"):
-    a failed connection names the database and why; a missing table hints at
-    ``db upgrade``, which creates the tables."""
-    from infra.db.errors import connection_failure, first_line, is_missing_table
-
-    reason = connection_failure(error)
-    if reason is not None:
-        return f"cannot connect to the database at {masked_url}: {reason}"
-    if is_missing_table(error):
-        return (
-            f"cannot {doing} from {masked_url}: {first_line(error)}"
-            " (has `sla-pipeline db upgrade` been run?)"
-        )
-    return f"cannot {doing} from {masked_url}: {first_line(error)}"
-
-
-def describe_infrastructure_error(error: InfrastructureError, settings: Settings) -> str:
-    """One line for an unavailable service; a database one names the (masked) URL."""
-    if error.kind == "database" and error.__cause__ is not None:
-        return describe_database_error(
-            error.__cause__, settings.masked_database_url(), "use the database"
-        )
-    return str(error)
