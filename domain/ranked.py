@@ -24,9 +24,6 @@ from domain.order import MILESTONE_FIELDS, OrderFacts, OrderSummary, Precedence
 RankedEvents = list[tuple[Precedence, OrderStatus, Event]]
 
 _by_precedence = itemgetter(0)
-#: MILESTONE_FIELDS's statuses as a tuple: an enum member's hash runs Python code,
-#: while a tuple finds a member by identity first
-_MILESTONE_STATUSES = tuple(MILESTONE_FIELDS)
 
 
 def rank_by_order(events: Iterable[tuple[str, Event]]) -> dict[str, RankedEvents]:
@@ -78,7 +75,7 @@ def summarize_ranked(order_id: str, ranked: RankedEvents) -> OrderSummary:
     for (occurred_at, _, _), status, event in ranked:
         if facts is None and isinstance(event, OrderCreated):
             facts = OrderFacts.from_event(event)
-        if status in _MILESTONE_STATUSES and status not in milestones:
+        if status in MILESTONE_FIELDS and status not in milestones:
             milestones[status] = occurred_at
         failed += status is OrderStatus.DELIVERY_FAILED
     (status_at, _, _), status, latest = ranked[-1]
