@@ -22,7 +22,7 @@ from consumer.ports import OrderHead, OrderRepository, PartitionOwner, SaleState
 from domain.codec import EventDecodeError, decode_event
 from domain.events import Event, StatusChanged
 from domain.order import OrderSummary, fold
-from domain.ranked import RankedEvents, judge_ranked, rank_by_order, summarize_ranked
+from domain.ranked import RankedEvents, fold_ranked, judge_ranked, rank_by_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
         if unique.setdefault(str(received.event.event_id), received) is not received:
             copies.append(received)
     by_order = rank_by_order(zip(unique, map(_event_of, unique.values()), strict=True))
-    folded = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
+    folded = {o: fold_ranked(o, ranked) for o, ranked in by_order.items()}
     return PreparedEvents(len(events), unique, by_order, folded, tuple(copies))
 
 

@@ -63,7 +63,7 @@ def judge_ranked(
     return illegal
 
 
-def summarize_ranked(order_id: str, ranked: RankedEvents) -> OrderSummary:
+def fold_ranked(order_id: str, ranked: RankedEvents) -> OrderSummary:
     """:func:`~domain.order.fold` of one order's ``ranked`` events (at least one).
 
     The latest event sets the status; the first of each milestone status is its

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from domain.events import Event, OrderCreated, ShippingTier, StatusChanged, event_status
 from domain.lifecycle import OrderStatus
 from domain.order import event_precedence, fold, judge_transitions
-from domain.ranked import RankedEvents, judge_ranked, rank_by_order, summarize_ranked
+from domain.ranked import RankedEvents, fold_ranked, judge_ranked, rank_by_order
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 CHANGES = [s for s in OrderStatus if s is not OrderStatus.PENDING]
@@ -69,9 +69,9 @@ def test_ranking_is_precedence_order(batch: list[Event]) -> None:
 
 
 @given(events())
-def test_summaries_equal_the_fold(batch: list[Event]) -> None:
+def test_fold_ranked_equals_the_fold(batch: list[Event]) -> None:
     ranked = _ranked(batch)
-    assert {o: summarize_ranked(o, r) for o, r in ranked.items()} == fold(batch)
+    assert {o: fold_ranked(o, r) for o, r in ranked.items()} == fold(batch)
 
 
 @given(events())
