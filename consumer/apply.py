@@ -13,18 +13,16 @@ was read -- have their whole history re-judged in the database.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter
 
 from consumer.batch import BatchOutcome, Conflict, Offsets, ReceivedEvent
-from consumer.ports import OrderHead, OrderRepository, PartitionOwner, UnitOfWork
+from consumer.ports import OrderHead, OrderRepository, PartitionOwner, SaleState, UnitOfWork
 from domain.codec import EventDecodeError, decode_event
-from domain.events import Event, OrderCreated, StatusChanged, event_status
-from domain.lifecycle import INITIAL_STATUS, RANK, OrderStatus, is_legal
-from domain.order import MILESTONES, OrderFacts, OrderSummary, Precedence, fold
+from domain.events import Event, StatusChanged
+from domain.order import OrderSummary, fold
+from domain.ranked import RankedEvents, fold_ranked, judge_ranked, rank_by_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +46,22 @@ class Judgement:
     rejudge: set[str]
 
 
-#: an order's batch events in precedence order: (precedence, status, event)
-Ranked = list[tuple[Precedence, OrderStatus, ReceivedEvent]]
-
-
 @dataclass(frozen=True, slots=True)
 class PreparedEvents:
     """A batch's events made ready without the database, so off its thread: distinct
-    by event id text, each order's in precedence order, and each order's summary as
-    if every event is new (the usual case). Read-only once made: a retried
-    transaction applies the same value again."""
+    by event id text (``unique``), each order's in precedence order (``by_order``),
+    and each order's fold of them as if every event is new (``folded``, the usual
+    case). Read-only once made: a retried transaction applies the same value again."""
 
     received: int
     unique: dict[str, ReceivedEvent]
-    by_order: dict[str, Ranked]
-    summaries: dict[str, OrderSummary]
+    by_order: dict[str, RankedEvents]
+    folded: dict[str, OrderSummary]
     #: the second and later copies of an event id in the batch
     copies: tuple[ReceivedEvent, ...] = ()
+
+
+_event_of = attrgetter("event")
 
 
 def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
@@ -74,9 +71,9 @@ def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
     for received in events:
         if unique.setdefault(str(received.event.event_id), received) is not received:
             copies.append(received)
-    by_order = rank_by_order(unique)
-    summaries = {o: summarize_ranked(o, ranked) for o, ranked in by_order.items()}
-    return PreparedEvents(len(events), unique, by_order, summaries, tuple(copies))
+    by_order = rank_by_order(zip(unique, map(_event_of, unique.values()), strict=True))
+    folded = {o: fold_ranked(o, ranked) for o, ranked in by_order.items()}
+    return PreparedEvents(len(events), unique, by_order, folded, tuple(copies))
 
 
 def find_conflicts(
@@ -151,20 +148,9 @@ def apply_batch(
     return outcome
 
 
-def rank_by_order(events: Mapping[str, ReceivedEvent]) -> dict[str, Ranked]:
-    """Each order's events (``events`` by event id, so distinct) in precedence order."""
-    by_order: dict[str, Ranked] = defaultdict(list)
-    for key, received in events.items():
-        event = received.event
-        status = event_status(event)
-        # domain.order.precedence, with the id text made once
-        by_order[event.order_id].append(((event.occurred_at, RANK[status], key), status, received))
-    for ranked in by_order.values():
-        ranked.sort(key=itemgetter(0))
-    return by_order
-
-
-def judge_arrivals(by_order: Mapping[str, Ranked], heads: Mapping[str, OrderHead]) -> Judgement:
+def judge_arrivals(
+    by_order: Mapping[str, RankedEvents], heads: Mapping[str, OrderHead]
+) -> Judgement:
     """Judge each order's batch events as moves following its stored head.
 
     An order qualifies when every one of its batch events comes after the head
@@ -176,104 +162,76 @@ def judge_arrivals(by_order: Mapping[str, Ranked], heads: Mapping[str, OrderHead
     rejudge: set[str] = set()
     for order_id, ranked in by_order.items():
         head = heads.get(order_id)
-        if head is not None and ranked[0][0] <= head.precedence:
+        if head is None:
+            count = judge_ranked(ranked, None, verdicts)
+        elif ranked[0][0] > head.precedence:
+            count = judge_ranked(ranked, head.status, verdicts)
+        else:
             rejudge.add(order_id)
             continue
-        previous: OrderStatus | None = head.status if head is not None else None
-        count = 0
-        for (_, _, key), status, _ in ranked:
-            # as domain.order.judge_transitions: no earlier event and not a creation
-            if previous is None and status is not INITIAL_STATUS:
-                verdicts[key] = None
-            else:
-                verdict = verdicts[key] = is_legal(previous, status)
-                count += not verdict
-            previous = status
         if count:
             illegal[order_id] = count
     return Judgement(verdicts, illegal, rejudge)
 
 
-def summarize_ranked(order_id: str, ranked: Ranked) -> OrderSummary:
-    """``domain.order.fold`` of one order's distinct events, from their precedence order.
-
-    The latest event sets the status; the first of each milestone status is its
-    earliest time; the first creation (creations share a rank) is the earliest.
-    """
-    facts: OrderFacts | None = None
-    milestones: dict[OrderStatus, datetime] = {}
-    failed = 0
-    for _, status, received in ranked:
-        event = received.event
-        if facts is None and isinstance(event, OrderCreated):
-            facts = OrderFacts.from_event(event)
-        if status in MILESTONES and status not in milestones:
-            milestones[status] = event.occurred_at
-        failed += status is OrderStatus.DELIVERY_FAILED
-    (status_at, _, _), status, latest = ranked[-1]
-    return OrderSummary(
-        order_id=order_id,
-        facts=facts,
-        status=status,
-        status_at=status_at,
-        status_event_id=latest.event.event_id,
-        milestones=milestones,
-        failed_attempts=failed,
-        event_count=len(ranked),
-    )
-
-
 def apply_events(
     events: Sequence[ReceivedEvent] | PreparedEvents, orders: OrderRepository
 ) -> BatchOutcome:
-    """The apply path inside an open transaction (does not commit)."""
+    """The apply path inside an open transaction (does not commit): read the heads,
+    judge on arrival, append to history, upsert the orders, re-judge what needs it."""
     prepared = events if isinstance(events, PreparedEvents) else prepare(events)
     if not prepared.received:
         return BatchOutcome()
-    received_count, unique, by_order = prepared.received, prepared.unique, prepared.by_order
-    heads = orders.read_heads(by_order.keys())
-    judged = judge_arrivals(by_order, heads)
-    appended = orders.append_history(unique, judged.verdicts)
+    heads = orders.read_heads(prepared.by_order.keys())
+    judged = judge_arrivals(prepared.by_order, heads)
+    appended = orders.append_history(prepared.unique, judged.verdicts)
     conflicts = find_conflicts(prepared, appended, orders)
     if not appended:
         return BatchOutcome(
-            received=received_count,
-            duplicates=received_count - len(conflicts),
+            received=prepared.received,
+            duplicates=prepared.received - len(conflicts),
             conflicting=len(conflicts),
             conflicts=tuple(conflicts),
         )
-    if len(appended) == len(unique):  # the usual case: every event is new
-        summaries = prepared.summaries
+    if len(appended) == len(prepared.unique):  # the usual case: every event is new
+        folded = prepared.folded
     else:
-        summaries = fold(received.event for received in appended)
-    states = orders.upsert_sales(list(summaries.values()), judged.illegal)
-    rejudge = judged.rejudge & summaries.keys()
-    stale = 0
-    for state in states:
-        summary = summaries[state.order_id]
-        # the row already held a later status: none of this batch's events took effect
-        if state.status_event_id != str(summary.status_event_id):
-            stale += summary.event_count
-        head = heads.get(state.order_id)
-        if state.event_count != summary.event_count + (head.event_count if head else 0):
-            # another transaction folded events into this order since its head was
-            # read: the verdicts judged on arrival may miss them
-            rejudge.add(state.order_id)
-    illegal = sum(judged.illegal.values()) + orders.rejudge(rejudge)
-    awaiting = {state.order_id for state in states if state.awaiting_creation}
+        folded = fold(received.event for received in appended)
+    rows = orders.upsert_sales(list(folded.values()), judged.illegal)
+    stale, changed_meanwhile = _compare_rows(rows, folded, heads)
+    rejudged = orders.rejudge((judged.rejudge & folded.keys()) | changed_meanwhile)
+    awaiting = {row.order_id for row in rows if row.awaiting_creation}
     orphaned = sum(
         1
         for received in appended
         if isinstance(received.event, StatusChanged) and received.event.order_id in awaiting
     )
     return BatchOutcome(
-        received=received_count,
+        received=prepared.received,
         applied=len(appended),
-        duplicates=received_count - len(appended) - len(conflicts),
+        duplicates=prepared.received - len(appended) - len(conflicts),
         stale=stale,
         orphaned=orphaned,
-        illegal=illegal,
-        orders_touched=len(summaries),
+        illegal=sum(judged.illegal.values()) + rejudged,
+        orders_touched=len(folded),
         conflicting=len(conflicts),
         conflicts=tuple(conflicts),
     )
+
+
+def _compare_rows(
+    rows: Sequence[SaleState], folded: Mapping[str, OrderSummary], heads: Mapping[str, OrderHead]
+) -> tuple[int, set[str]]:
+    """How many applied events took no effect (their row already held a later status),
+    and the orders another transaction folded events into since their head was read
+    (the verdicts judged on arrival may miss those events)."""
+    stale = 0
+    changed_meanwhile: set[str] = set()
+    for row in rows:
+        batch = folded[row.order_id]
+        if row.status_event_id != str(batch.status_event_id):
+            stale += batch.event_count
+        head = heads.get(row.order_id)
+        if row.event_count != batch.event_count + (head.event_count if head else 0):
+            changed_meanwhile.add(row.order_id)
+    return stale, changed_meanwhile

@@ -28,47 +28,51 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-S = OrderStatus
-
 #: Legal moves. A status missing from the values of every entry is reachable
 #: only as the initial status (``PENDING``); a status with no moves is terminal.
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING: frozenset({S.APPROVED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.PROCESSING, S.CANCELLED}),
-    S.PROCESSING: frozenset({S.PACKED, S.CANCELLED}),
-    S.PACKED: frozenset({S.SHIPPED, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.IN_TRANSIT, S.LOST}),
-    S.IN_TRANSIT: frozenset({S.OUT_FOR_DELIVERY, S.LOST}),
-    S.OUT_FOR_DELIVERY: frozenset({S.DELIVERED, S.DELIVERY_FAILED, S.LOST}),
-    S.DELIVERY_FAILED: frozenset({S.OUT_FOR_DELIVERY, S.RETURNED_TO_SENDER}),
-    S.DELIVERED: frozenset(),
-    S.RETURNED_TO_SENDER: frozenset(),
-    S.LOST: frozenset(),
-    S.CANCELLED: frozenset(),
+    OrderStatus.PENDING: frozenset({OrderStatus.APPROVED, OrderStatus.CANCELLED}),
+    OrderStatus.APPROVED: frozenset({OrderStatus.PROCESSING, OrderStatus.CANCELLED}),
+    OrderStatus.PROCESSING: frozenset({OrderStatus.PACKED, OrderStatus.CANCELLED}),
+    OrderStatus.PACKED: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.IN_TRANSIT, OrderStatus.LOST}),
+    OrderStatus.IN_TRANSIT: frozenset({OrderStatus.OUT_FOR_DELIVERY, OrderStatus.LOST}),
+    OrderStatus.OUT_FOR_DELIVERY: frozenset(
+        {OrderStatus.DELIVERED, OrderStatus.DELIVERY_FAILED, OrderStatus.LOST}
+    ),
+    OrderStatus.DELIVERY_FAILED: frozenset(
+        {OrderStatus.OUT_FOR_DELIVERY, OrderStatus.RETURNED_TO_SENDER}
+    ),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.RETURNED_TO_SENDER: frozenset(),
+    OrderStatus.LOST: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
 }
 
 #: Tie-break between two events of one order with the same event time: the
 #: higher rank is taken as the later event. Terminal statuses rank highest so a
 #: tie never moves an order out of a final state.
 RANK: Mapping[OrderStatus, int] = {
-    S.PENDING: 0,
-    S.APPROVED: 10,
-    S.PROCESSING: 20,
-    S.PACKED: 30,
-    S.SHIPPED: 40,
-    S.IN_TRANSIT: 50,
-    S.OUT_FOR_DELIVERY: 60,
-    S.DELIVERY_FAILED: 65,
-    S.DELIVERED: 100,
-    S.RETURNED_TO_SENDER: 101,
-    S.LOST: 102,
-    S.CANCELLED: 103,
+    OrderStatus.PENDING: 0,
+    OrderStatus.APPROVED: 10,
+    OrderStatus.PROCESSING: 20,
+    OrderStatus.PACKED: 30,
+    OrderStatus.SHIPPED: 40,
+    OrderStatus.IN_TRANSIT: 50,
+    OrderStatus.OUT_FOR_DELIVERY: 60,
+    OrderStatus.DELIVERY_FAILED: 65,
+    OrderStatus.DELIVERED: 100,
+    OrderStatus.RETURNED_TO_SENDER: 101,
+    OrderStatus.LOST: 102,
+    OrderStatus.CANCELLED: 103,
 }
 
-INITIAL_STATUS = S.PENDING
+INITIAL_STATUS = OrderStatus.PENDING
 
 #: Statuses a ``status-changed`` event may carry (every status but the initial one).
-CHANGE_STATUSES: frozenset[OrderStatus] = frozenset(s for s in OrderStatus if s is not S.PENDING)
+CHANGE_STATUSES: frozenset[OrderStatus] = frozenset(
+    s for s in OrderStatus if s is not OrderStatus.PENDING
+)
 
 
 def legal_next(status: OrderStatus) -> frozenset[OrderStatus]:

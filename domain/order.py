@@ -2,9 +2,10 @@
 
 :func:`merge` is commutative and associative and :func:`summarize` turns one
 event into a summary, so folding any permutation of any duplicate-free set of
-an order's events gives the same result. The consumer folds each batch with
-it before the database upsert (which applies the same rules in SQL), and
-``db rebuild-sales`` folds the whole history.
+an order's events gives the same result. These functions state the rules
+readably; the consumer folds and judges each batch with their one-pass
+equivalents in :mod:`domain.ranked` before the database upsert (which applies
+the same rules in SQL), and ``db rebuild-sales`` folds the whole history here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ MILESTONE_FIELDS: dict[OrderStatus, str] = {
     OrderStatus.LOST: "lost_at",
     OrderStatus.CANCELLED: "cancelled_at",
 }
-MILESTONES: tuple[OrderStatus, ...] = tuple(MILESTONE_FIELDS)
 
 Precedence = tuple[datetime, int, str]
 
@@ -125,7 +125,7 @@ def summarize(event: Event) -> OrderSummary:
         status=status,
         status_at=event.occurred_at,
         status_event_id=event.event_id,
-        milestones={status: event.occurred_at} if status in MILESTONES else {},
+        milestones={status: event.occurred_at} if status in MILESTONE_FIELDS else {},
         failed_attempts=1 if status is OrderStatus.DELIVERY_FAILED else 0,
     )
 

@@ -1,7 +1,7 @@
 """The simulated business: carriers, regions, shipping tiers, products, daily rhythm.
 
 Plain data. The figures are chosen so that, with the default delays in
-:mod:`producer.simulation`, roughly one order in ten misses its promise and
+:mod:`producer.order_walk`, roughly one order in ten misses its promise and
 carriers differ visibly in speed and reliability.
 """
 

@@ -2,9 +2,13 @@
 
 Validating a simulated event costs more than simulating it, and ``model_construct``
 is slower still in pydantic 2 (it walks the fields in Python). These builders set
-exactly what ``model_construct`` sets. They check nothing: a wrong value surfaces
-only later (a consumer rejecting the message), so the unit tests validate every
-simulated event against the strict models.
+exactly what ``model_construct`` sets (about 1.5 us a status change against 5 us).
+They check nothing: a wrong value surfaces only later (a consumer rejecting the
+message), so the unit tests validate every simulated event against the strict
+models, and ``tests/unit/test_trusted.py`` holds what these builders make equal
+to pydantic's own ``model_construct`` and ``model_validate`` -- fields, their
+order, the pydantic bookkeeping and the JSON bytes -- so a pydantic upgrade that
+changes a model's internals fails there.
 """
 
 from __future__ import annotations

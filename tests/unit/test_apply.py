@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 
 import pytest
 
-from consumer.apply import (
-    Checkpoint,
-    Ranked,
-    apply_batch,
-    apply_events,
-    judge_arrivals,
-    rank_by_order,
-    summarize_ranked,
-)
+from consumer.apply import Checkpoint, apply_batch, apply_events, judge_arrivals
 from consumer.batch import ReceivedEvent
 from consumer.ports import OrderHead, SaleState
 from domain.events import Event
 from domain.lifecycle import OrderStatus as S
-from domain.order import OrderSummary, fold, judge_transitions, precedence
+from domain.order import OrderSummary, judge_transitions, precedence
+from domain.ranked import RankedEvents, rank_by_order
 from tests.support.builders import T0, changed, created, eid
 from tests.support.fakes import FakeRepository, FakeUnitOfWork
 
@@ -179,8 +171,8 @@ def test_a_row_changed_by_another_transaction_is_rejudged() -> None:
     assert repo.rejudged == {"ORD-1"}
 
 
-def by_id(*events: Event) -> dict[str, Ranked]:
-    return rank_by_order({str(e.event_id): ReceivedEvent(e) for e in events})
+def by_id(*events: Event) -> dict[str, RankedEvents]:
+    return rank_by_order((str(e.event_id), e) for e in events)
 
 
 def test_judge_arrivals_continues_from_the_head() -> None:
@@ -193,21 +185,6 @@ def test_judge_arrivals_continues_from_the_head() -> None:
     assert early.verdicts == {} and early.rejudge == {"ORD-1"}
     orphan = judge_arrivals(by_id(a), {})
     assert orphan.verdicts == {str(a.event_id): None}
-
-
-def test_summaries_from_precedence_order_equal_the_domain_fold() -> None:
-    rng = random.Random(5)
-    for _ in range(200):
-        events: list[Event] = []
-        for n in range(rng.randint(1, 12)):
-            order, hours = rng.choice("AB"), rng.randint(0, 3)
-            if rng.random() < 0.25:
-                events.append(created(order, hours=hours, event_id=eid(), customer_id=f"C{n}"))
-            else:
-                status = rng.choice([s for s in S if s is not S.PENDING])
-                events.append(changed(status, order, hours=hours, event_id=eid()))
-        ranked = rank_by_order({str(e.event_id): ReceivedEvent(e) for e in events})
-        assert {o: summarize_ranked(o, r) for o, r in ranked.items()} == fold(events)
 
 
 def test_history_values_follow_the_copy_column_order() -> None:

@@ -12,15 +12,15 @@ from uuid import UUID
 import pytest
 
 from domain.codec import decode_event, encode_event
-from domain.events import Event, OrderCreated
-from domain.lifecycle import OrderStatus, is_terminal
+from domain.events import Event, OrderCreated, event_status
+from domain.lifecycle import TRANSITIONS, OrderStatus, is_terminal
 from domain.order import fold, judge_transitions
 from domain.sla import DEFAULT_POLICY, SlaInput, SlaState, evaluate
+from producer.draws import lognormal_ms
 from producer.messages import event_time_ms
 from producer.simulation import (
     EPOCH,
     SimulationConfig,
-    _Simulator,
     iter_events,
     iter_timed_events,
     order_id,
@@ -81,11 +81,18 @@ def test_to_datetime_is_exact_to_the_millisecond() -> None:
 
 
 def test_delays_draw_like_the_standard_lognormal() -> None:
-    simulator = _Simulator(SimulationConfig(orders=1, seed=3))
-    reference = random.Random(3)
+    drawn, reference = random.Random(3), random.Random(3)
     for median, sigma in [(1000, 0.3), (60_000, 0.8), (3_600_000, 0.5)] * 300:
         expected = max(1000, int(reference.lognormvariate(math.log(median), sigma)))
-        assert simulator._delay(median, sigma) == expected
+        assert lognormal_ms(drawn.random, median, sigma) == expected
+
+
+def test_orders_take_every_move_of_the_transition_table() -> None:
+    config = SimulationConfig(orders=12_000, seed=4, cancel_rate=0.2, retry_rate=0.5)
+    taken: set[tuple[OrderStatus, OrderStatus]] = set()
+    for order_events in _by_order(simulate(config)).values():
+        taken.update(itertools.pairwise(event_status(e) for e in order_events))
+    assert taken == {(a, b) for a, moves in TRANSITIONS.items() for b in moves}
 
 
 def test_event_times_move_forward(events: list[Event]) -> None:
