@@ -14,9 +14,9 @@ from cli.common import describe_infrastructure_error, fail, get_settings
 from cli.dlq import dlq_group
 from consumer.embedded import IngestReport, from_messages, ingest_events
 from consumer.errors import InfrastructureError
+from consumer.idle import NO_ASSIGNMENT, NO_CONTACT
 from consumer.metrics import ConsumerMetrics
 from consumer.shutdown import StopFlag
-from consumer.worker import NO_ASSIGNMENT, NO_CONTACT
 from infra import bootstrap
 
 log = logging.getLogger("sla_pipeline.consume")
@@ -139,6 +139,7 @@ def consume_command(
             stop=stop,
             seek_to_database=seek_to_database,
             instance_id=static_id,
+            tune_interpreter=True,  # this process runs only the worker
         )
         summary = worker.run()
         engine.dispose()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from consumer.alerts import AlertDesk
+from consumer.fault_hook import pause_from_environment
 from consumer.metrics import ConsumerMetrics
 from consumer.ports import UnitOfWork
 from consumer.retry import Backoff
@@ -79,9 +80,12 @@ def build_worker(
     backoff: Backoff | None = None,
     instance_id: str | None = None,
     alerts: bool = True,
+    tune_interpreter: bool = False,
 ) -> Worker:
     """A worker for ``settings.consumer_group`` on both event topics (publishing SLA
-    alerts unless ``alerts`` is false).
+    alerts unless ``alerts`` is false). ``tune_interpreter`` is for a process that
+    runs only this worker (``consumer.tuning``); the fault suite's hook is read from
+    the environment here, once (``consumer.fault_hook``).
 
     Raises ``InfrastructureError`` when the Kafka clients cannot be created.
     """
@@ -104,6 +108,8 @@ def build_worker(
         until_idle_s=until_idle_s,
         max_events=max_events,
         backoff=backoff or Backoff(),
+        tune_interpreter=tune_interpreter,
+        pause_before_offset_commit_s=pause_from_environment(),
     )
     return Worker(
         source,
