@@ -108,7 +108,7 @@ class Worker:
             should_stop=lambda: self._stop.requested,
             on_retry=lambda error: self._accounting.retried(error.kind),
         )
-        self._batches = BatchPipeline(
+        self._pipeline = BatchPipeline(
             source,
             dead_letters,
             self._accounting,
@@ -119,7 +119,7 @@ class Worker:
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined
-            source.set_before_revoke(self._batches.finish)
+            source.set_before_revoke(self._pipeline.finish)
 
     def run(self) -> RunSummary:
         """Loop until a bound or a stop; an unexpected error propagates after closing."""
@@ -154,9 +154,9 @@ class Worker:
             try:
                 stopped_by = self._poll_and_hand_over(pool)
             except BaseException:
-                self._batches.abandon()
+                self._pipeline.abandon()
                 raise
-            self._batches.finish()  # the batch in hand is finished and committed
+            self._pipeline.finish()  # the batch in hand is finished and committed
         return stopped_by
 
     def _poll_and_hand_over(self, pool: ThreadPoolExecutor) -> str:
@@ -173,7 +173,7 @@ class Worker:
             wanted = cfg.batch_size
             if cfg.max_events is not None:
                 wanted = min(
-                    wanted, cfg.max_events - self._accounting.consumed - self._batches.pending
+                    wanted, cfg.max_events - self._accounting.consumed - self._pipeline.pending
                 )
                 if wanted <= 0:
                     return f"max events {cfg.max_events}"
@@ -182,8 +182,8 @@ class Worker:
             )
             idle.polled()
             if not messages:
-                if self._batches.pending:
-                    self._batches.finish()  # nothing to overlap with: commit it now
+                if self._pipeline.pending:
+                    self._pipeline.finish()  # nothing to overlap with: commit it now
                     idle.worked()
                 elif (reason := idle.reason_to_stop()) is not None:
                     return reason
@@ -192,14 +192,14 @@ class Worker:
             # applying overlap the transaction of the batch before, on the other thread
             batch = decode_batch(messages)
             prepared = prepare(batch.events)
-            if self._batches.finish().fenced:
+            if self._pipeline.finish().fenced:
                 # the batch before was read under an assignment that is gone: this one
                 # too, so it is read again rather than applied
-                self._batches.rewind(batch)
+                self._pipeline.rewind(batch)
                 continue
-            self._batches.dead_letter(batch.rejected)
+            self._pipeline.dead_letter(batch.rejected)
             apply = functools.partial(self._apply, batch, prepared, self._owners(batch))
-            self._batches.submit(pool, batch, apply)
+            self._pipeline.submit(pool, batch, apply)
             idle.worked()
         return "stop requested"
 
@@ -236,5 +236,5 @@ class Worker:
         sees its orders), sweep, and publish what is queued (a crashed worker's too)."""
         if self._alerts is None or not self._alerts.tend_due():
             return
-        self._batches.finish()
+        self._pipeline.finish()
         self._retry("SLA alert sweep", self._alerts.tend)
