@@ -79,8 +79,8 @@ def warm_group_coordinator(bootstrap: str, topic: str) -> None:
 def consume(
     bootstrap: str, database_url: str, topics: list[str], batch_size: int, expected: int
 ) -> dict[str, float]:
+    from consumer.accounting import RunAccounting
     from consumer.metrics import ConsumerMetrics
-    from consumer.worker import Worker
     from infra.bootstrap import build_worker, migrated_engine
     from infra.settings import Settings
 
@@ -96,19 +96,24 @@ def consume(
     )
     engine = migrated_engine(settings)
     worker = build_worker(
-        settings, engine, max_events=expected, until_idle_s=30, metrics=ConsumerMetrics()
+        settings,
+        engine,
+        max_events=expected,
+        until_idle_s=30,
+        metrics=ConsumerMetrics(),
+        tune_interpreter=True,  # as the consume command runs it
     )
     samples: list[tuple[int, float]] = []
     first_batch: list[float] = []  # when the first batch was committed (after the group join)
-    account = Worker._account
+    account = RunAccounting.committed
 
-    def measured(self: Worker, batch, outcome, duration_s):  # type: ignore[no-untyped-def]
-        account(self, batch, outcome, duration_s)  # once per committed batch
+    def measured(self: RunAccounting, batch, outcome, duration_s, lag):  # type: ignore[no-untyped-def]
+        account(self, batch, outcome, duration_s, lag)  # once per committed batch
         samples.append((batch.size, _rss_mb()))
         if not first_batch:
             first_batch.append(time.perf_counter())
 
-    Worker._account = measured  # type: ignore[method-assign]
+    RunAccounting.committed = measured  # type: ignore[method-assign]
     started = time.perf_counter()
     summary = worker.run()
     elapsed = time.perf_counter() - started

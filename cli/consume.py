@@ -10,9 +10,9 @@ import click
 
 from cli.config import get_settings
 from cli.errors import fail, infrastructure_errors
+from consumer.idle import NO_ASSIGNMENT, NO_CONTACT
 from consumer.metrics import ConsumerMetrics
 from consumer.shutdown import StopFlag
-from consumer.worker import NO_ASSIGNMENT, NO_CONTACT
 from infra import bootstrap
 
 log = logging.getLogger("sla_pipeline.consume")
@@ -127,6 +127,7 @@ def consume_command(
             stop=stop,
             seek_to_database=seek_to_database,
             instance_id=static_id,
+            tune_interpreter=True,  # this process runs only the worker
         )
         summary = worker.run()
         engine.dispose()

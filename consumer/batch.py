@@ -137,10 +137,9 @@ class Conflict:
         return Rejected(message, RejectReason.CONFLICTING_DUPLICATE, self.detail)
 
 
-def batch_span(batch: DecodedBatch) -> tuple[str, str]:
-    """``topic[partition]@offset`` of the first and last offsets per partition, joined."""
-    parts = sorted(batch.next_offsets.items())
-    return (
-        ",".join(f"{t}[{p}]" for (t, p), _ in parts),
-        ",".join(f"{t}[{p}]@{o - 1}" for (t, p), o in parts),
+def batch_span(batch: DecodedBatch) -> str:
+    """The offsets read, per partition: ``topic[partition]@first..last``, comma-joined."""
+    return ",".join(
+        f"{t}[{p}]@{batch.first_offsets.get((t, p), o - 1)}..{o - 1}"
+        for (t, p), o in sorted(batch.next_offsets.items())
     )

@@ -1,27 +1,18 @@
-"""The consumer's own error types: bad data versus an unavailable service.
+"""The consumer's own error types: an unavailable service, a stop, a lost partition.
 
 Driver exceptions (SQLAlchemy, confluent_kafka) are translated into these at the
 adapter boundary, so the batch loop decides on meaning, never on driver classes:
-a :class:`DataError` is dead-lettered with its reason and never retried; an
-:class:`InfrastructureError` is retried with backoff and never dead-lettered.
+an :class:`InfrastructureError` is retried with backoff and never dead-lettered.
+Bad data is not an exception here: decoding turns a bad message into a
+``consumer.batch.Rejected`` with its reason code, which is dead-lettered and never
+retried (``consumer.decode``).
 """
 
 from __future__ import annotations
 
-from domain.codec import RejectReason
-
 
 class PipelineError(Exception):
     """Base class of every error the consumer raises on purpose."""
-
-
-class DataError(PipelineError):
-    """A message that can never be applied; ``reason`` is its dead-letter code."""
-
-    def __init__(self, reason: RejectReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class InfrastructureError(PipelineError):

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the consumer (names agreed in the project context).
+"""Prometheus metrics of the consumer, all named ``sla_pipeline_*`` (the Grafana
+dashboard ``monitoring/grafana/dashboards/sla.json`` queries them by name).
 
 Metrics live in a registry passed in (one per worker), so several workers or
 tests in one process never collide; ``serve()`` exposes it over HTTP.

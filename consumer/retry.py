@@ -76,3 +76,22 @@ def _sleep_unless_stopped(
         if left <= 0:
             return
         sleep(min(left, 0.25))
+
+
+@dataclass(frozen=True, slots=True)
+class Retrier:
+    """``retry_call`` with one run's backoff, stop flag and retry counter, by name."""
+
+    backoff: Backoff
+    should_stop: Callable[[], bool] = lambda: False
+    on_retry: Callable[[InfrastructureError], None] | None = None
+
+    def __call__(self, what: str, operation: Callable[[], T]) -> T:
+        """Run ``operation`` through outages; raises as ``retry_call`` does."""
+        return retry_call(
+            operation,
+            what=what,
+            backoff=self.backoff,
+            should_stop=self.should_stop,
+            on_retry=self.on_retry,
+        )

@@ -1,4 +1,11 @@
-"""Interpreter settings for the batch loop: garbage collector and thread switching."""
+"""Interpreter settings for a process that runs the worker: garbage collector and
+thread switching.
+
+Both are process-global, so they are applied only for the run of a long-lived
+worker that asked for them (``WorkerConfig.tune_interpreter``, set by the
+``consume`` command) and restored when that run ends; importing this module, an
+embedded run or a worker in a test changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: ``gc.set_threshold`` while the loop runs (see ``loop_tuning``)
+#: ``gc.set_threshold`` while tuned (see ``interpreter_tuned``)
 GC_THRESHOLD = (50_000, 20, 10)
-#: ``sys.setswitchinterval`` while the loop runs: the apply thread gets the GIL
-#: back soon after each database round trip, instead of up to 5 ms later
+#: ``sys.setswitchinterval`` while tuned: the apply thread gets the GIL back soon
+#: after each database round trip, instead of up to 5 ms later
 SWITCH_INTERVAL_S = 0.001
 
 
 @contextmanager
-def loop_tuning() -> Iterator[None]:
-    """Run the cyclic garbage collector per tens of thousands of allocations, not 700.
+def interpreter_tuned() -> Iterator[None]:
+    """Run the cyclic garbage collector per tens of thousands of allocations, not 700,
+    and switch threads every millisecond; restore both (and unfreeze) on exit.
 
     A batch allocates hundreds of thousands of short-lived objects (models, rows,
     tuples) that reference counting frees; at the default threshold the collector
     ran thousands of times per batch and took a fifth of the time. Objects alive
-    before the loop (modules, schemas) are frozen out of its scans. The thread
-    switch interval is shortened too (``SWITCH_INTERVAL_S``). Restored after.
+    before the run (modules, schemas) are frozen out of its scans.
     """
     previous, switch = gc.get_threshold(), sys.getswitchinterval()
     gc.freeze()

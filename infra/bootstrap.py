@@ -131,12 +131,16 @@ def build_worker(
     backoff: Backoff | None = None,
     instance_id: str | None = None,
     alerts: bool = True,
+    tune_interpreter: bool = False,
 ) -> Worker:
     """A worker for ``settings.consumer_group`` on both event topics (publishing SLA
-    alerts unless ``alerts`` is false).
+    alerts unless ``alerts`` is false). ``tune_interpreter`` is for a process that
+    runs only this worker (``consumer.tuning``); the fault suite's hook is read from
+    the environment here, once (``consumer.fault_hook``).
 
     Raises ``InfrastructureError`` when the Kafka clients cannot be created.
     """
+    from consumer.fault_hook import pause_from_environment
     from consumer.metrics import ConsumerMetrics
     from consumer.retry import Backoff
     from consumer.worker import Worker, WorkerConfig
@@ -163,6 +167,8 @@ def build_worker(
         until_idle_s=until_idle_s,
         max_events=max_events,
         backoff=backoff or Backoff(),
+        tune_interpreter=tune_interpreter,
+        pause_before_offset_commit_s=pause_from_environment(),
     )
     return Worker(
         source,

@@ -34,7 +34,7 @@ from decimal import Decimal
 import pytest
 from confluent_kafka import Consumer
 
-from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
+from consumer.fault_hook import PAUSE_BEFORE_OFFSET_COMMIT_ENV
 from domain.events import Event, OrderCreated, ShippingTier, StatusChanged
 from domain.lifecycle import OrderStatus as S
 from infra.bootstrap import migrated_engine

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
+from consumer.fault_hook import PAUSE_BEFORE_OFFSET_COMMIT_ENV
 from infra.bootstrap import migrated_engine
 from infra.settings import Settings
 from tests.faults.helpers import (

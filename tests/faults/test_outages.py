@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.worker import PAUSE_BEFORE_OFFSET_COMMIT_ENV
+from consumer.fault_hook import PAUSE_BEFORE_OFFSET_COMMIT_ENV
 from devservices import LocalKafka, LocalPostgres
 from infra.bootstrap import migrated_engine
 from infra.settings import Settings
@@ -131,7 +131,6 @@ def test_broker_outage_loses_nothing_and_applies_nothing_twice(
     assert worker.alive
     kafka_service.start()
     outage_s = time.monotonic() - outage_started
-    monkeypatch.delenv(PAUSE_BEFORE_OFFSET_COMMIT_ENV)
     publisher.send(stream.messages[2 * third :])
     publisher.drain()
 
