@@ -8,12 +8,10 @@ so a transaction takes the write lock up front rather than failing mid-way.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SAWarning
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL: a session idle inside a transaction this long is ended by the server.
@@ -69,12 +67,6 @@ def _configure_postgresql(engine: Engine) -> None:
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
-    # SQLite stores Numeric as REAL-like values; amounts have 2 decimals and fit
-    # comfortably, so SQLAlchemy's warning about Decimal is noise here.
-    warnings.filterwarnings(
-        "ignore", message=r".*does \*not\* support Decimal.*", category=SAWarning
-    )
-
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # take transaction control from the driver so BEGIN is ours (see _on_begin)
