@@ -55,8 +55,6 @@ class SqlBackend(ABC):
     """What differs between the databases, and nothing else. Instances are stateless
     singletons (:func:`backend_for`), so they key caches of built statements."""
 
-    #: the SQLAlchemy dialect name
-    name: ClassVar[str]
     #: most ids one statement takes as a parameter (``None``: any number)
     ids_per_statement: ClassVar[int | None]
     #: execution options of a report's connection: every statement reads one snapshot
@@ -148,3 +146,15 @@ class SqlBackend(ABC):
     ) -> str:
         """``SELECT columns`` plus ``{metric}_{label}_s``, the linear-interpolation
         percentile of each ``{metric}_s`` per group, over ``source``'s rows."""
+
+
+def percentile_cont_columns(
+    metrics: Sequence[str], percentiles: Sequence[tuple[str, float]]
+) -> list[str]:
+    """Standard SQL's ordered-set ``percentile_cont`` of each ``{metric}_s``, named
+    ``{metric}_{label}_s`` (for a backend that has it)."""
+    return [
+        f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {metric}_s) AS {metric}_{label}_s"
+        for metric in metrics
+        for label, fraction in percentiles
+    ]

@@ -31,14 +31,13 @@ from sqlalchemy.dialects import postgresql
 
 from infra.db import copy_staging, judge_sql
 from infra.db.apply_sql import row_columns
-from infra.db.backend import SqlBackend, Upsert
+from infra.db.backend import SqlBackend, Upsert, percentile_cont_columns
 from infra.db.repository import SqlOrderRepository
 from infra.db.standby import StandbyStatus, read_standby_status
 from infra.db.stuck import end_stuck_copies
 
 
 class PostgresBackend(SqlBackend):
-    name: ClassVar[str] = "postgresql"
     ids_per_statement: ClassVar[int | None] = None
     report_options: ClassVar[dict[str, Any]] = {"isolation_level": "REPEATABLE READ"}
     grouping_sets: ClassVar[bool] = True
@@ -119,19 +118,8 @@ class PostgresBackend(SqlBackend):
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
     ) -> str:
-        every = [*columns, *percentile_columns(metrics, percentiles)]
+        every = [*columns, *percentile_cont_columns(metrics, percentiles)]
         return f"SELECT {', '.join(every)}\nFROM ({source}) AS o\n{group_by}"
-
-
-def percentile_columns(
-    metrics: Sequence[str], percentiles: Sequence[tuple[str, float]]
-) -> list[str]:
-    """PostgreSQL's own ``percentile_cont`` of each metric, named ``{metric}_{label}_s``."""
-    return [
-        f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {metric}_s) AS {metric}_{label}_s"
-        for metric in metrics
-        for label, fraction in percentiles
-    ]
 
 
 class PostgresOrderRepository(SqlOrderRepository):

@@ -122,7 +122,9 @@ class SqlOrderRepository(ABC):
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @abstractmethod
-    def rejudge(self, order_ids: Collection[str]) -> int: ...
+    def rejudge(self, order_ids: Collection[str]) -> int:
+        """Recompute ``legal`` over the whole history of ``order_ids`` and recount their
+        ``illegal_transitions``; returns how many events became illegal."""
 
     @abstractmethod
     def _write(

@@ -22,7 +22,6 @@ from infra.db.repository import SqlOrderRepository
 
 
 class SqliteBackend(SqlBackend):
-    name: ClassVar[str] = "sqlite"
     ids_per_statement: ClassVar[int | None] = 5000
     report_options: ClassVar[dict[str, Any]] = {}  # one writer at a time: a snapshot anyway
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.db.backend import SqlBackend
-from infra.db.postgres import percentile_columns
+from infra.db.backend import SqlBackend, percentile_cont_columns
 
 #: ``--by`` name -> column of the per-order rows.
 DIMENSIONS: dict[str, str] = {
@@ -73,7 +72,7 @@ def grouping_sets_select(
     keys = [DIMENSIONS[name] for name in used]
     columns = [f"{column} AS {name}" for name, column in zip(used, keys, strict=True)]
     columns += _counts()
-    columns += percentile_columns(DURATIONS, PERCENTILES)
+    columns += percentile_cont_columns(DURATIONS, PERCENTILES)
     grouping = f"GROUPING({', '.join(keys)})" if keys else "0"
     groups = ", ".join(
         ["()"] * totals + [f"({', '.join(DIMENSIONS[n] for n in by)})" for by in sets]
