@@ -17,7 +17,7 @@ from datetime import datetime
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table
+from sqlalchemy import URL, ColumnElement, Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
@@ -40,12 +40,21 @@ def backend_for(bind: Connection | Engine) -> SqlBackend:
 
     Raises ``NotImplementedError`` for a database other than PostgreSQL or SQLite.
     """
-    name = bind.dialect.name
+    return backend_named(bind.dialect.name)
+
+
+def backend_named(name: str) -> SqlBackend:
+    """The backend of SQLAlchemy dialect ``name`` (as a URL's ``get_backend_name()``).
+
+    Raises ``NotImplementedError`` for a database other than PostgreSQL or SQLite.
+    """
     found = _instances.get(name)
     if found is None:
         path = _BACKENDS.get(name)
         if path is None:
-            raise NotImplementedError(f"database dialect {name!r} is not supported")
+            raise NotImplementedError(
+                f"unsupported database backend {name!r} (use postgresql or sqlite)"
+            )
         module, cls = path.split(":")
         found = _instances[name] = getattr(import_module(module), cls)()
     return found
@@ -64,6 +73,10 @@ class SqlBackend(ABC):
     #: whether a second connection can read the snapshot of a first (a report splits
     #: its aggregates between them, see ``infra.reporting.shared_snapshot``)
     shares_snapshots: ClassVar[bool] = False
+
+    @abstractmethod
+    def make_engine(self, url: URL, **kwargs: Any) -> Engine:
+        """An engine for ``url`` with the session settings the apply path relies on."""
 
     # -- the apply path ------------------------------------------------------------------
 

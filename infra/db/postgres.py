@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import psycopg
 from sqlalchemy import (
+    URL,
     ColumnElement,
     Connection,
     CursorResult,
@@ -24,6 +25,8 @@ from sqlalchemy import (
     bindparam,
     cast,
     collate,
+    create_engine,
+    event,
     select,
     text,
 )
@@ -32,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 from infra.db import copy_staging, judge_sql
 from infra.db.apply_sql import row_columns
 from infra.db.backend import SqlBackend, Upsert, percentile_cont_columns
+from infra.db.engine import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
 from infra.db.repository import SqlOrderRepository
 from infra.db.standby import StandbyStatus, read_standby_status
 from infra.db.stuck import end_stuck_copies
@@ -42,6 +46,22 @@ class PostgresBackend(SqlBackend):
     report_options: ClassVar[dict[str, Any]] = {"isolation_level": "REPEATABLE READ"}
     grouping_sets: ClassVar[bool] = True
     shares_snapshots: ClassVar[bool] = True
+
+    def make_engine(self, url: URL, **kwargs: Any) -> Engine:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # committed at once: a SET inside a transaction that rolls back is undone
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+                cursor.execute(
+                    f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+                )
+            dbapi_connection.commit()
+
+        return engine
 
     def insert(self, table: Table) -> Upsert:
         return postgresql.insert(table)

@@ -12,18 +12,51 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Table, bindparam
+from sqlalchemy import (
+    URL,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import sqlite
 
 from infra.db import judge_sql
 from infra.db.apply_sql import row_columns
 from infra.db.backend import SqlBackend, Upsert
+from infra.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from infra.db.repository import SqlOrderRepository
 
 
 class SqliteBackend(SqlBackend):
     ids_per_statement: ClassVar[int | None] = 5000
     report_options: ClassVar[dict[str, Any]] = {}  # one writer at a time: a snapshot anyway
+
+    def make_engine(self, url: URL, **kwargs: Any) -> Engine:
+        engine = create_engine(url, **kwargs)
+        in_memory = url.database in (None, "", ":memory:")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # take transaction control from the driver so BEGIN is ours (see _on_begin)
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
 
     def insert(self, table: Table) -> Upsert:
         return sqlite.insert(table)
