@@ -1,7 +1,7 @@
 """Delivery SLA policy and arithmetic, evaluated in event time at an "as of" instant.
 
 Pure functions: the SQL behind the ``order_sla`` view computes the same figures
-(``infra/db/sla_views.py``) and the integration tests check one against the other.
+(``infra/reporting/order_sla_sql.py``) and the integration tests check one against the other.
 Deadlines are computed in UTC (calendar days, weekends and "end of day" are UTC).
 """
 

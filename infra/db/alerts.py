@@ -13,8 +13,9 @@ from domain.alerts import ALERT_STATES, AlertedState, SlaAlert, encode_alert
 from domain.events import ShippingTier
 from domain.sla import SlaInput, SlaPolicy, SlaState, TierPolicy
 from infra.db.apply_sql import insert_or_ignore
+from infra.db.backend import backend_for
 from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState
-from infra.db.sla_views import sla_policy
+from infra.db.sla_policy import sla_policy
 
 #: keep IN lists well under SQLite's limit of bound parameters
 _IN_CHUNK = 5000
@@ -49,7 +50,7 @@ class SqlAlertRepository:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._dialect = connection.dialect.name
+        self._backend = backend_for(connection)
 
     def read_policy(self) -> SlaPolicy:
         rows = self._connection.execute(select(sla_policy)).mappings()
@@ -109,7 +110,7 @@ class SqlAlertRepository:
         moved: set[str] = set()
         first = [values(change) for change in changes if change.before is None]
         if first:  # one statement; an order another writer announced first is skipped
-            add = insert_or_ignore(self._dialect, _STATE).returning(_A.order_id)
+            add = insert_or_ignore(self._backend, _STATE).returning(_A.order_id)
             moved.update(self._connection.execute(add, first).scalars())
         for change in changes:
             if change.before is None:
@@ -130,7 +131,7 @@ class SqlAlertRepository:
         queued = [change.alert for change in changes if change.alert.order_id in moved]
         if queued:
             self._connection.execute(
-                insert_or_ignore(self._dialect, _OUTBOX),
+                insert_or_ignore(self._backend, _OUTBOX),
                 [
                     {
                         "alert_id": str(alert.alert_id),

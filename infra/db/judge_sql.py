@@ -2,22 +2,22 @@
 
 The apply path judges most events on arrival (``consumer.apply.judge_arrivals``)
 from the head read here. Orders where a new event lands before a stored one are
-re-judged with ``LAG`` over ``(occurred_at, status_rank, event_id)``: on
-PostgreSQL in one statement that also recounts ``sales.illegal_transitions``,
-elsewhere as an update of the changed flags followed by a recount.
+re-judged with ``LAG`` over ``(occurred_at, status_rank, event_id)``. The rule
+(:func:`legality` over :func:`_judged`) is built once; it is composed into one
+statement that also recounts ``sales.illegal_transitions`` where the database has
+data-modifying CTEs (:func:`rejudge_and_recount`), else into an update of the
+changed flags (:func:`rejudge_history`) followed by :func:`recount_illegal`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     Update,
-    bindparam,
     case,
     false,
     func,
@@ -27,23 +27,25 @@ from sqlalchemy import (
     update,
 )
 
-from domain.lifecycle import INITIAL_STATUS
-from infra.db.apply_sql import HISTORY, LEGAL_MOVES, SALES, binary_text
+from domain.lifecycle import INITIAL_STATUS, TRANSITIONS
+from infra.db.apply_sql import HISTORY, SALES
 
-#: PostgreSQL: the heads of ``:order_ids`` (one array parameter, any number of ids)
-HEADS_POSTGRESQL = """
-SELECT order_id, status, status_at, status_rank, status_event_id, event_count
-FROM sales WHERE order_id = ANY(CAST(%(order_ids)b AS VARCHAR[]))
-"""
+if TYPE_CHECKING:
+    from infra.db.backend import SqlBackend
+
+#: "previous>next" for every legal move of the lifecycle table
+LEGAL_MOVES = sorted(
+    f"{src.value}>{dst.value}" for src, dsts in TRANSITIONS.items() for dst in dsts
+)
 
 
 @cache
-def heads(dialect: str) -> Select[Any]:
-    """The head columns of the ``sales`` rows of ``:order_ids`` (an expanding IN list)."""
+def heads(backend: SqlBackend) -> Select[Any]:
+    """The head columns of the ``sales`` rows of the ids in parameter ``order_ids``."""
     s = SALES.c
     return select(
         s.order_id, s.status, s.status_at, s.status_rank, s.status_event_id, s.event_count
-    ).where(s.order_id.in_(bindparam("order_ids", expanding=True)))
+    ).where(backend.among(s.order_id, "order_ids"))
 
 
 def legality(previous: Any, status: Any) -> ColumnElement[Any]:
@@ -55,37 +57,48 @@ def legality(previous: Any, status: Any) -> ColumnElement[Any]:
     )
 
 
-@cache
-def rejudge_history(dialect: str) -> Update:
-    """Recompute ``legal`` for the history of ``:order_ids`` where it changed.
-
-    Returns ``order_id`` and the new ``legal`` of every row it changed.
-    """
+def _judged(backend: SqlBackend) -> Select[Any]:
+    """Every history row of the orders in ``order_ids``: its id, order, stored ``legal``
+    and the verdict ``v`` its predecessor in precedence order implies."""
     h = HISTORY.c
     previous = func.lag(h.status).over(
         partition_by=h.order_id,
-        order_by=(h.occurred_at, h.status_rank, binary_text(h.event_id, dialect)),
+        order_by=(h.occurred_at, h.status_rank, backend.binary_text(h.event_id)),
     )
     ordered = (
-        select(h.id, h.status, h.legal, previous.label("previous"))
-        .where(h.order_id.in_(bindparam("order_ids", expanding=True)))
+        select(h.id, h.order_id, h.status, h.legal, previous.label("previous"))
+        .where(backend.among(h.order_id, "order_ids"))
         .subquery("ordered")
     )
-    judged = select(
-        ordered.c.id, ordered.c.legal, legality(ordered.c.previous, ordered.c.status).label("v")
-    ).subquery("judged")
-    result: Update = (
+    o = ordered.c
+    return select(o.id, o.order_id, o.legal, legality(o.previous, o.status).label("v"))
+
+
+def _set_changed(judged: Any) -> Update:
+    """Write the verdicts of ``judged`` that differ from the stored ones."""
+    h = HISTORY.c
+    return (
         update(HISTORY)
         .where(h.id == judged.c.id, judged.c.v.is_distinct_from(judged.c.legal))
         .values(legal=judged.c.v)
-        .returning(h.order_id, h.legal)
+    )
+
+
+@cache
+def rejudge_history(backend: SqlBackend) -> Update:
+    """Recompute ``legal`` for the history of ``order_ids`` where it changed.
+
+    Returns ``order_id`` and the new ``legal`` of every row it changed.
+    """
+    result: Update = _set_changed(_judged(backend).subquery("judged")).returning(
+        HISTORY.c.order_id, HISTORY.c.legal
     )
     return result
 
 
 @cache
-def recount_illegal(dialect: str) -> Update:
-    """Set ``sales.illegal_transitions`` of ``:order_ids`` from their history."""
+def recount_illegal(backend: SqlBackend) -> Update:
+    """Set ``sales.illegal_transitions`` of ``order_ids`` from their history."""
     count = (
         select(func.count())
         .select_from(HISTORY)
@@ -94,48 +107,38 @@ def recount_illegal(dialect: str) -> Update:
     )
     result: Update = (
         update(SALES)
-        .where(SALES.c.order_id.in_(bindparam("order_ids", expanding=True)))
+        .where(backend.among(SALES.c.order_id, "order_ids"))
         .values(illegal_transitions=count)
     )
     return result
 
 
-#: PostgreSQL: re-judge the history of ``:order_ids`` and recount their
-#: ``illegal_transitions`` in one round trip. The count is taken from the judged
-#: verdicts (a sibling CTE cannot see the history UPDATE), which cover every
-#: history row of those orders. Returns how many rows became illegal.
-REJUDGE_POSTGRESQL = """
-WITH ordered AS (
-    SELECT h.id, h.order_id, h.status, h.legal,
-           lag(h.status) OVER (
-               PARTITION BY h.order_id
-               ORDER BY h.occurred_at, h.status_rank, h.event_id COLLATE "C"
-           ) AS previous
-    FROM order_history AS h
-    WHERE h.order_id = ANY(CAST(%(order_ids)b AS VARCHAR[]))
-), judged AS (
-    SELECT id, order_id, legal, CASE
-        WHEN previous IS NULL THEN CASE WHEN status = %(initial)s THEN true END
-        WHEN previous || '>' || status = ANY(CAST(%(legal_moves)s AS VARCHAR[])) THEN true
-        ELSE false
-    END AS v
-    FROM ordered
-), changed AS (
-    UPDATE order_history AS h SET legal = j.v
-    FROM judged AS j
-    WHERE h.id = j.id AND j.v IS DISTINCT FROM j.legal
-    RETURNING h.legal
-), recounted AS (
-    UPDATE sales AS s SET illegal_transitions = c.n
-    FROM (
-        SELECT order_id, count(*) FILTER (WHERE v = false) AS n FROM judged GROUP BY order_id
-    ) AS c
-    WHERE s.order_id = c.order_id AND s.illegal_transitions <> c.n
-)
-SELECT count(*) FROM changed WHERE legal = false
-"""
+@cache
+def rejudge_and_recount(backend: SqlBackend) -> Select[Any]:
+    """Re-judge the history of ``order_ids`` and recount their ``illegal_transitions``
+    in one round trip (data-modifying CTEs). Returns how many rows became illegal.
 
-
-def rejudge_parameters(order_ids: Sequence[str]) -> dict[str, Any]:
-    """Parameters of the driver SQL ``REJUDGE_POSTGRESQL``."""
-    return {"order_ids": order_ids, "initial": INITIAL_STATUS.value, "legal_moves": LEGAL_MOVES}
+    The count is taken from the judged verdicts (a sibling CTE cannot see the history
+    update), which cover every history row of those orders.
+    """
+    judged = _judged(backend).cte("judged")
+    changed = _set_changed(judged).returning(HISTORY.c.legal).cte("changed")
+    counts = (
+        select(judged.c.order_id, func.count().filter(judged.c.v == false()).label("n"))
+        .group_by(judged.c.order_id)
+        .subquery("c")
+    )
+    s = SALES.c
+    recounted = (
+        update(SALES)
+        .where(s.order_id == counts.c.order_id, s.illegal_transitions != counts.c.n)
+        .values(illegal_transitions=counts.c.n)
+        .cte("recounted")
+    )
+    result: Select[Any] = (
+        select(func.count())
+        .select_from(changed)
+        .where(changed.c.legal == false())
+        .add_cte(recounted)
+    )
+    return result

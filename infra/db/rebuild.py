@@ -12,20 +12,18 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from domain.codec import decode_event
 from domain.events import Event
 from domain.order import fold, judge_transitions
+from infra.db.apply_sql import HISTORY, SALES
 from infra.db.errors import database_errors
-from infra.db.models import OrderHistory, Sale
 from infra.db.repository import sales_row
 
 PAGE_ORDERS = 2000
-H = cast(Table, OrderHistory.__table__)
-S = cast(Table, Sale.__table__)
 #: columns that record when a row was written, not what it says
 IGNORED_COLUMNS = frozenset({"updated_at"})
 
@@ -64,17 +62,19 @@ def iter_rebuilt(conn: Connection, page_orders: int = PAGE_ORDERS) -> Iterator[R
     now = datetime.now(UTC)
     last: str | None = None
     while True:
-        query = select(H.c.order_id).distinct().order_by(H.c.order_id).limit(page_orders)
+        query = (
+            select(HISTORY.c.order_id).distinct().order_by(HISTORY.c.order_id).limit(page_orders)
+        )
         if last is not None:
-            query = query.where(H.c.order_id > last)
+            query = query.where(HISTORY.c.order_id > last)
         order_ids = list(conn.execute(query).scalars())
         if not order_ids:
             return
         last = order_ids[-1]
         rows = conn.execute(
-            select(H.c.order_id, H.c.event_id, H.c.legal, H.c.payload).where(
-                H.c.order_id.in_(order_ids)
-            )
+            select(
+                HISTORY.c.order_id, HISTORY.c.event_id, HISTORY.c.legal, HISTORY.c.payload
+            ).where(HISTORY.c.order_id.in_(order_ids))
         ).all()
         events: dict[str, list[Event]] = defaultdict(list)
         current: dict[str, bool | None] = {}
@@ -100,9 +100,9 @@ def rebuild_sales(engine: Engine) -> int:
     with database_errors(), engine.begin() as conn:
         # read everything first, so the rebuilt rows never see a half-written table
         pages = list(iter_rebuilt(conn))
-        conn.execute(delete(S))
+        conn.execute(delete(SALES))
         for page in pages:
-            conn.execute(insert(S), list(page.sales.values()))
+            conn.execute(insert(SALES), list(page.sales.values()))
             changed = [
                 {"eid": event_id, "legal": implied}
                 for event_id, live, implied in page.legality
@@ -110,8 +110,8 @@ def rebuild_sales(engine: Engine) -> int:
             ]
             if changed:
                 conn.execute(
-                    update(H)
-                    .where(H.c.event_id == bindparam("eid"))
+                    update(HISTORY)
+                    .where(HISTORY.c.event_id == bindparam("eid"))
                     .values(legal=bindparam("legal")),
                     changed,
                 )
@@ -127,7 +127,7 @@ def verify(engine: Engine, limit: int = 50) -> Differences:
         for page in iter_rebuilt(conn):
             live = {
                 row["order_id"]: dict(row)
-                for row in conn.execute(select(S).where(S.c.order_id.in_(page.order_ids)))
+                for row in conn.execute(select(SALES).where(SALES.c.order_id.in_(page.order_ids)))
                 .mappings()
                 .all()
             }
@@ -137,7 +137,7 @@ def verify(engine: Engine, limit: int = 50) -> Differences:
                 if live_legal != implied:
                     found.add(f"order_history {event_id}: legal {live_legal}, implied {implied}")
             seen += len(page.order_ids)
-        total = conn.execute(select(func.count()).select_from(S)).scalar_one()
+        total = conn.execute(select(func.count()).select_from(SALES)).scalar_one()
         if total != seen:
             found.add(f"sales has {total} rows but history covers {seen} orders")
         found.orders_checked = seen

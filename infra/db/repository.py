@@ -1,17 +1,18 @@
 """The SQL repository behind the apply path: a few set-based statements per batch.
 
-Works on any connection inside an open transaction; the statements come from
-:mod:`infra.db.apply_sql` for the connection's dialect.
+The rows an event or an order summary becomes, and the repository's methods,
+written once; :class:`SqlOrderRepository` leaves to its per-backend subclass
+only how rows reach the server and how a re-judge is composed.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from sqlalchemy import Connection, CursorResult, Table, select, tuple_, update
+from sqlalchemy import Connection, CursorResult, Insert, Table, select, tuple_, update
 
 from consumer.batch import Offsets, ReceivedEvent
 from consumer.errors import PartitionFenced
@@ -23,12 +24,11 @@ from domain.order import MILESTONE_FIELDS, OrderSummary
 from infra.db import apply_sql, judge_sql
 from infra.db.models import ConsumerOffset, OrderHistory
 
-#: keep IN lists well under SQLite's limit of bound parameters
-_IN_CHUNK = 5000
-
+if TYPE_CHECKING:
+    from infra.db.backend import SqlBackend
 
 #: ``order_history`` columns in :func:`history_values` order (the ``COPY`` order)
-HISTORY_COLUMNS = apply_sql.copy_columns(apply_sql.HISTORY)
+HISTORY_COLUMNS = apply_sql.row_columns(apply_sql.HISTORY)
 
 
 def history_values(
@@ -105,36 +105,51 @@ def sales_row(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> 
     return row
 
 
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+class SqlOrderRepository(ABC):
+    """``consumer.ports.OrderRepository`` on a SQLAlchemy connection inside an open
+    transaction. One subclass per backend (``infra.db.postgres``, ``infra.db.sqlite``)
+    says how rows reach the server and how a re-judge is composed; the statements
+    themselves come from :mod:`infra.db.apply_sql` and :mod:`infra.db.judge_sql`."""
 
-
-class SqlOrderRepository:
-    """``consumer.ports.OrderRepository`` on a SQLAlchemy connection (PostgreSQL, SQLite)."""
-
-    def __init__(self, connection: Connection, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        backend: SqlBackend,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._conn = connection
-        self._dialect = connection.dialect.name
+        self._backend = backend
         self._clock = clock or (lambda: datetime.now(UTC))
-        #: staging tables written in this transaction (PostgreSQL)
-        self._staged: set[str] = set()
+
+    @abstractmethod
+    def rejudge(self, order_ids: Collection[str]) -> int:
+        """Recompute ``legal`` over the whole history of ``order_ids`` and recount their
+        ``illegal_transitions``; returns how many events became illegal."""
+
+    @abstractmethod
+    def _write(
+        self, table: Table, values: Sequence[tuple[Any, ...]]
+    ) -> CursorResult[*tuple[Any, ...]]:
+        """The history insert or the sales upsert of ``values`` (in
+        ``apply_sql.row_columns`` order); returns the statement's rows."""
+
+    def _statement(self, table: Table) -> Insert:
+        """The merge statement of ``table``'s rows (the history insert, the sales upsert)."""
+        build = apply_sql.history_insert if table is apply_sql.HISTORY else apply_sql.sales_upsert
+        return build(self._backend)
+
+    def _chunks(self, ids: Collection[str]) -> Iterable[list[str]]:
+        """``ids`` in order, as many at a time as one statement of the backend takes."""
+        ordered = sorted(ids)
+        size = self._backend.ids_per_statement or len(ordered) or 1
+        for start in range(0, len(ordered), size):
+            yield ordered[start : start + size]
 
     def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
-        if not order_ids:
-            return {}
-        if self._dialect == "postgresql":
-            # one array parameter (binary): no IN list to chunk, one short statement
-            rows: list[Any] = list(
-                self._conn.exec_driver_sql(
-                    judge_sql.HEADS_POSTGRESQL, {"order_ids": list(order_ids)}
-                ).all()
-            )
-        else:
-            rows = []
-            for chunk in _chunks(sorted(order_ids)):
-                query = judge_sql.heads(self._dialect)
-                rows.extend(self._conn.execute(query, {"order_ids": list(chunk)}).all())
+        query = judge_sql.heads(self._backend)
+        rows: list[Any] = []
+        for chunk in self._chunks(order_ids):
+            rows.extend(self._conn.execute(query, {"order_ids": chunk}).all())
         return {
             order_id: OrderHead(
                 status=OrderStatus(status),
@@ -152,20 +167,16 @@ class SqlOrderRepository:
         now = self._clock()
         legal = verdicts or {}
         values = [history_values(r, now, legal.get(key), key) for key, r in events.items()]
-        if self._dialect == "postgresql":
-            result = self._staged_write(apply_sql.HISTORY, values)
-        else:
-            rows = [dict(zip(HISTORY_COLUMNS, v, strict=True)) for v in values]
-            result = self._conn.execute(apply_sql.history_insert(self._dialect), rows)
-        inserted = set(result.scalars().all())
+        inserted = set(self._write(apply_sql.HISTORY, values).scalars().all())
         return [received for key, received in events.items() if key in inserted]
 
     def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
         t = OrderHistory.__table__.c
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(event_ids)):
-            query = select(t.event_id, t.payload).where(t.event_id.in_(list(chunk)))
-            found.update((event_id, payload) for event_id, payload in self._conn.execute(query))
+        for chunk in self._chunks(event_ids):
+            query = select(t.event_id, t.payload).where(self._backend.among(t.event_id, "ids"))
+            rows = self._conn.execute(query, {"ids": chunk})
+            found.update((event_id, payload) for event_id, payload in rows)
         return found
 
     def upsert_sales(
@@ -176,58 +187,13 @@ class SqlOrderRepository:
         now = self._clock()
         counts = illegal or {}
         rows = [sales_row(s, now, counts.get(s.order_id, 0)) for s in summaries]
-        if self._dialect == "postgresql":
-            values = apply_sql.copy_rows(apply_sql.SALES, rows)
-            result = self._staged_write(apply_sql.SALES, values)
-        else:
-            result = self._conn.execute(apply_sql.sales_upsert(self._dialect), rows)
+        result = self._write(apply_sql.SALES, apply_sql.row_values(apply_sql.SALES, rows))
         return [
             SaleState(
                 order_id=r[0], status_event_id=r[1], awaiting_creation=bool(r[2]), event_count=r[3]
             )
             for r in result.all()
         ]
-
-    def rejudge(self, order_ids: Collection[str]) -> int:
-        if not order_ids:
-            return 0
-        if self._dialect == "postgresql":
-            # one array parameter: no IN list to chunk, one statement for both steps
-            parameters = judge_sql.rejudge_parameters(sorted(order_ids))
-            result = self._conn.exec_driver_sql(judge_sql.REJUDGE_POSTGRESQL, parameters)
-            return int(result.scalar_one())
-        illegal = 0
-        for chunk in _chunks(sorted(order_ids)):
-            result = self._conn.execute(
-                judge_sql.rejudge_history(self._dialect), {"order_ids": list(chunk)}
-            )
-            illegal += sum(legal is not None and not legal for _, legal in result.all())
-            # every order: counts added on arrival may be off for a re-judged order
-            self._conn.execute(judge_sql.recount_illegal(self._dialect), {"order_ids": list(chunk)})
-        return illegal
-
-    def _staged_write(
-        self, table: Table, values: Sequence[tuple[Any, ...]]
-    ) -> CursorResult[*tuple[Any, ...]]:
-        """PostgreSQL: the history insert or the sales upsert of ``values`` (in ``COPY``
-        column order), through the session's staging table (returning rows)."""
-        if not self._staged:
-            # once per transaction: a table created in a rolled-back one is gone
-            self._conn.exec_driver_sql(apply_sql.create_stages_sql())
-        elif table.name in self._staged:
-            # emptied at commit only: clear what an earlier call of this transaction left
-            self._conn.exec_driver_sql(f"DELETE FROM {apply_sql.stage(table).name}")
-        self._staged.add(table.name)
-        driver = self._conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        with driver.cursor() as cursor, cursor.copy(apply_sql.copy_sql(table)) as copy:
-            copy.set_types(apply_sql.copy_types(table))
-            for row in values:
-                copy.write_row(row)
-        statement = (
-            apply_sql.history_insert if table is apply_sql.HISTORY else apply_sql.sales_upsert
-        )
-        return self._conn.execute(statement(self._dialect))
 
     def record_offsets(
         self,
@@ -271,14 +237,14 @@ class SqlOrderRepository:
         if fenced:
             raise PartitionFenced(fenced)
         if rows:
-            self._conn.execute(apply_sql.offsets_upsert(self._dialect), rows)
+            self._conn.execute(apply_sql.offsets_upsert(self._backend), rows)
 
     def claim_partitions(
         self, consumer_group: str, partitions: Collection[tuple[str, int]]
     ) -> dict[tuple[str, int], PartitionClaim]:
         now = self._clock()
         claims: dict[tuple[str, int], PartitionClaim] = {}
-        statement = apply_sql.offsets_claim(self._dialect)
+        statement = apply_sql.offsets_claim(self._backend)
         for topic, partition in sorted(partitions):
             epoch, next_offset, topic_id = self._conn.execute(
                 statement,

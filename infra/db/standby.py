@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from infra.db.backend import backend_for
+
 _STATUS = text(
     """
     SELECT coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0),
@@ -50,12 +52,13 @@ class StandbyStatus:
 
 
 def standby_status(conn: Connection) -> StandbyStatus | None:
-    """The standby's replay state, or None for a primary or a database that is not PostgreSQL."""
-    if conn.dialect.name != "postgresql":
-        return None
-    # the replay functions raise "recovery is not in progress" on a primary
-    if not conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
-        return None
+    """The standby's replay state, or None for a primary or a database without standbys."""
+    return backend_for(conn).standby_status(conn)
+
+
+def read_standby_status(conn: Connection) -> StandbyStatus:
+    """PostgreSQL: the replay state of a standby (raises on a primary: the replay
+    functions say "recovery is not in progress")."""
     unreplayed, age_s, paused = conn.execute(_STATUS).one()
     unreplayed_bytes = int(unreplayed)
     lag = float(age_s or 0.0) if unreplayed_bytes > 0 or paused else 0.0

@@ -7,13 +7,17 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from infra.db.backend import backend_for
 from infra.db.errors import as_infrastructure_error, database_errors
 from infra.db.repository import SqlOrderRepository
-from infra.db.stuck import end_stuck_copies, waited_for_a_lock
+from infra.db.stuck import waited_for_a_lock
 
 
 class SqlUnitOfWork:
     """``consumer.ports.UnitOfWork`` over an engine.
+
+    The repository is the engine's backend's (``infra.db.backend``): it decides how
+    rows reach the server (a ``VALUES`` list, or ``COPY`` into staging tables).
 
     Entering opens a connection and begins a transaction; leaving without
     ``commit()`` rolls back. A lost or refused database connection surfaces as
@@ -25,6 +29,7 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._backend = backend_for(engine)
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -36,7 +41,7 @@ class SqlUnitOfWork:
                 self._connection.close()
                 self._connection = None
                 raise
-        self.orders = SqlOrderRepository(self._connection)
+        self.orders = self._backend.order_repository(self._connection)
         return self
 
     def __exit__(
@@ -56,8 +61,8 @@ class SqlUnitOfWork:
             connection.invalidate()
         finally:
             connection.close()
-        if waited_for_a_lock(exc) and self._engine.dialect.name == "postgresql":
-            end_stuck_copies(self._engine)  # a frozen worker's locks: see infra.db.stuck
+        if waited_for_a_lock(exc):
+            self._backend.after_lock_timeout(self._engine)
         translated = as_infrastructure_error(exc) if exc is not None else None
         if translated is not None:
             raise translated from exc

@@ -1,18 +1,16 @@
 """SQL of the SLA aggregates over per-order rows (the ``order_sla`` columns).
 
 Percentiles are linear interpolation between closest ranks, as PostgreSQL's
-``percentile_cont``: on PostgreSQL that function, on SQLite the same formula
-written with ``ROW_NUMBER``/``COUNT`` windows, in the same floating-point
-operations, so both backends return the same numbers.
+``percentile_cont``; each backend renders them (``SqlBackend.percentile_select``),
+so both return the same numbers. :func:`grouping_sets_select` is PostgreSQL's
+one-pass form of several breakdowns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from infra.db.sla_views import Dialect
+from infra.db.backend import SqlBackend, percentile_cont_columns
 
 #: ``--by`` name -> column of the per-order rows.
 DIMENSIONS: dict[str, str] = {
@@ -46,18 +44,7 @@ def _counts() -> list[str]:
     return columns
 
 
-def _sqlite_percentile(metric: str, fraction: float) -> str:
-    # position = fraction * (n - 1); value = v[lo] + (v[hi] - v[lo]) * (position - lo)
-    n, rn, v = f"{metric}_n", f"{metric}_rn", f"{metric}_s"
-    pos = f"({fraction!r} * ({n} - 1))"
-    lo = f"CAST({pos} AS INTEGER)"
-    hi = f"(CASE WHEN {pos} > {lo} THEN {lo} + 1 ELSE {lo} END)"
-    low_value = f"MAX(CASE WHEN {rn} = {lo} + 1 THEN {v} END)"
-    high_value = f"MAX(CASE WHEN {rn} = {hi} + 1 THEN {v} END)"
-    return f"{low_value} + ({high_value} - {low_value}) * MAX({pos} - {lo})"
-
-
-def aggregate_select(dialect: Dialect, dimensions: Sequence[str], source: str) -> str:
+def aggregate_select(backend: SqlBackend, dimensions: Sequence[str], source: str) -> str:
     """Aggregates of the rows of ``source`` (a SELECT of order_sla columns) by ``dimensions``.
 
     Raises KeyError for a dimension not in :data:`DIMENSIONS`.
@@ -65,31 +52,9 @@ def aggregate_select(dialect: Dialect, dimensions: Sequence[str], source: str) -
     keys = [DIMENSIONS[name] for name in dimensions]
     key_columns = [f"{column} AS {name}" for name, column in zip(dimensions, keys, strict=True)]
     group_by = f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
-    columns = key_columns + _counts()
-    if dialect.postgres:
-        for metric in DURATIONS:
-            columns += [
-                f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {metric}_s)"
-                f" AS {metric}_{label}_s"
-                for label, fraction in PERCENTILES
-            ]
-        return f"SELECT {', '.join(columns)}\nFROM ({source}) AS o\n{group_by}"
-    partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
-    windows = []
-    for metric in DURATIONS:
-        null_split = (
-            f"{partition}, {metric}_s IS NULL" if keys else f"PARTITION BY {metric}_s IS NULL"
-        )
-        windows.append(
-            f"ROW_NUMBER() OVER ({null_split} ORDER BY {metric}_s) AS {metric}_rn, "
-            f"COUNT({metric}_s) OVER ({partition}) AS {metric}_n"
-        )
-        columns += [
-            f"{_sqlite_percentile(metric, fraction)} AS {metric}_{label}_s"
-            for label, fraction in PERCENTILES
-        ]
-    ranked = f"SELECT o.*, {', '.join(windows)} FROM ({source}) AS o"
-    return f"WITH ranked AS ({ranked})\nSELECT {', '.join(columns)}\nFROM ranked\n{group_by}"
+    return backend.percentile_select(
+        key_columns + _counts(), keys, source, group_by, DURATIONS, PERCENTILES
+    )
 
 
 def grouping_sets_select(
@@ -107,12 +72,7 @@ def grouping_sets_select(
     keys = [DIMENSIONS[name] for name in used]
     columns = [f"{column} AS {name}" for name, column in zip(used, keys, strict=True)]
     columns += _counts()
-    for metric in DURATIONS:
-        columns += [
-            f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {metric}_s)"
-            f" AS {metric}_{label}_s"
-            for label, fraction in PERCENTILES
-        ]
+    columns += percentile_cont_columns(DURATIONS, PERCENTILES)
     grouping = f"GROUPING({', '.join(keys)})" if keys else "0"
     groups = ", ".join(
         ["()"] * totals + [f"({', '.join(DIMENSIONS[n] for n in by)})" for by in sets]

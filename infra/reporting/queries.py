@@ -1,34 +1,39 @@
 """Run the SLA report's queries: all arithmetic happens in SQL, Python only reshapes rows.
 
-The per-order rows (``infra.db.sla_views.report_rows_select``) are evaluated
-once per report into a narrow temporary table, which the histogram, the at-risk
-list and the aggregates read. SQLite aggregates once per breakdown. PostgreSQL
-uses GROUPING SETS, and a second connection on the same snapshot computes the
-totals and half of the breakdowns meanwhile (``pg_split``). Failures
-surface as SQLAlchemy errors (``DBAPIError`` for a database outage,
-``ProgrammingError`` or ``OperationalError`` when the SLA objects are missing).
+The per-order rows (``infra.reporting.order_sla_sql.report_rows_select``) are
+evaluated once per report into a narrow temporary table, which the histogram,
+the at-risk list and the aggregates read (a read-only standby, which cannot
+create one, reads the per-order SELECT as a subquery each time instead). Where
+the backend lets a second connection share the snapshot, that connection
+computes the totals and half of the breakdowns meanwhile
+(``infra.reporting.shared_snapshot``); how the aggregates are computed is
+``infra.reporting.aggregation``'s. Failures surface as SQLAlchemy errors
+(``DBAPIError`` for a database outage, ``ProgrammingError`` or
+``OperationalError`` when the SLA objects are missing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from infra.db.backend import SqlBackend, backend_for
 from infra.db.models import UtcDateTime
-from infra.db.sla_views import Dialect, report_rows_select
-from infra.reporting import pg_split
-from infra.reporting.aggregate_sql import DIMENSIONS, aggregate_select, histogram_select
+from infra.reporting.aggregate_sql import DIMENSIONS, histogram_select
+from infra.reporting.aggregation import Grouped, Totals, aggregate
 from infra.reporting.model import (
     STALE_AFTER,
     AtRiskOrder,
     Breakdown,
-    GroupRow,
     HistogramBucket,
     SlaReport,
 )
-from infra.reporting.pg_split import aggregate_sets, group_row, metrics_of
+from infra.reporting.order_sla_sql import report_rows_select
+from infra.reporting.shared_snapshot import SharedSnapshotWorker
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTOGRAM_BUCKET_HOURS = 24
@@ -74,55 +79,35 @@ def build_report(
         for name in by:
             if name not in DIMENSIONS:
                 raise KeyError(name)
-    dialect = Dialect(engine.dialect.name)
+    backend = backend_for(engine)
     as_of_us = epoch_us(as_of)
     window = creation_window(since, until)
     unique = list(dict.fromkeys(breakdowns))
+    params = {"as_of_us": as_of_us}
     # One snapshot for every statement: the list's order details match the figures.
-    options = {"isolation_level": "REPEATABLE READ"} if dialect.postgres else {}
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {_SCRATCH}"
-        # A hot standby cannot create the scratch table: it reads the per-order SELECT
-        # as a subquery each time instead (same figures, more work).
-        standby = dialect.postgres and _in_recovery(conn)
+    with (
+        engine.connect().execution_options(**backend.report_options) as conn,
+        conn.begin(),
+        ExitStack() as stack,
+    ):
+        standby = backend.in_recovery(conn)
+        mine, other = unique, None
+        if backend.shares_snapshots and not standby:
+            # The other connection computes the totals and the later breakdowns from
+            # the same snapshot while this one fills the scratch table.
+            worker = stack.enter_context(SharedSnapshotWorker(engine, conn))
+            mine, theirs = unique[: len(unique) // 2], unique[len(unique) // 2 :]
+            per_order = _per_order(backend, window)
+            other = worker.submit(lambda c: aggregate(backend, c, theirs, per_order, True, params))
         if standby:
-            scratch = f"({_rows_select(dialect, window)}) AS {_SCRATCH}"
-            params = {"as_of_us": as_of_us}
-            source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {scratch}"
-            totals = metrics_of(
-                conn.execute(text(aggregate_select(dialect, (), source)), params).one()
-            )
-            grouped = {
-                by: [
-                    group_row(row, by)
-                    for row in conn.execute(text(aggregate_select(dialect, by, source)), params)
-                ]
-                for by in unique
-            }
-            at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit, scratch)
-            buckets = _histogram(conn, scratch, params) if histogram else []
-        elif dialect.postgres:
-            with pg_split.Beside(engine, conn) as beside:
-                # The other connection computes the totals and the later breakdowns
-                # from the same snapshot while this one fills the scratch table.
-                mine, theirs = unique[: len(unique) // 2], unique[len(unique) // 2 :]
-                params = {"as_of_us": as_of_us}
-                other = beside.submit(
-                    lambda c: aggregate_sets(c, theirs, _per_order(dialect, window), True, params)
-                )
-                _fill_scratch(conn, dialect, as_of_us, window)
-                _, grouped = aggregate_sets(conn, mine, source, False) if mine else (None, {})
-                at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
-                buckets = _histogram(conn) if histogram else []
-                found, theirs_grouped = other.result()
-                grouped.update(theirs_grouped)
-                totals = found or {}  # never empty: that side always computes the totals
+            scratch = f"({_rows_select(backend, window)}) AS {_SCRATCH}"
         else:
-            _fill_scratch(conn, dialect, as_of_us, window)
-            totals = metrics_of(conn.execute(text(aggregate_select(dialect, (), source))).one())
-            grouped = {by: _group_rows(conn, dialect, by, source) for by in unique}
-            at_risk = _at_risk(conn, dialect, as_of_us, at_risk_limit)
-            buckets = _histogram(conn) if histogram else []
+            scratch = _SCRATCH
+            _fill_scratch(conn, backend, as_of_us, window)
+        source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {scratch}"
+        totals, grouped = _mine_and_theirs(backend, conn, mine, source, params, other)
+        at_risk = _at_risk(conn, backend, as_of_us, at_risk_limit, scratch)
+        buckets = _histogram(conn, scratch, params) if histogram else []
         if not standby:
             conn.execute(text(f"DROP TABLE {_SCRATCH}"))
         newest, stale_since, after = _newest_and_later(conn, as_of_us)
@@ -140,6 +125,25 @@ def build_report(
         stale_since=stale_since,
         orders_after_as_of=after,
     )
+
+
+def _mine_and_theirs(
+    backend: SqlBackend,
+    conn: Connection,
+    mine: Sequence[tuple[str, ...]],
+    source: str,
+    params: dict[str, int],
+    theirs: Future[tuple[Totals | None, Grouped]] | None,
+) -> tuple[Totals, Grouped]:
+    """The totals and every breakdown: ``mine`` computed here, the rest (and the totals)
+    by the other connection when there is one."""
+    if theirs is None:
+        totals, grouped = aggregate(backend, conn, mine, source, True, params)
+    else:
+        _, grouped = aggregate(backend, conn, mine, source, False, params) if mine else (None, {})
+        totals, found = theirs.result()
+        grouped.update(found)
+    return totals or {}, grouped  # never None: one side always computes the totals
 
 
 def _newest_and_later(conn: Connection, as_of: int) -> tuple[datetime | None, datetime | None, int]:
@@ -183,46 +187,36 @@ def creation_window(since: datetime | None, until: datetime | None) -> str:
     return " ".join(bounds)
 
 
-def _rows_select(dialect: Dialect, window: str) -> str:
+def _rows_select(backend: SqlBackend, window: str) -> str:
     bucket_us = HISTOGRAM_BUCKET_HOURS * 3_600_000_000
     return report_rows_select(
-        dialect, "CAST(:as_of_us AS BIGINT)", bucket_us, HISTOGRAM_BUCKETS, window
+        backend, "CAST(:as_of_us AS BIGINT)", bucket_us, HISTOGRAM_BUCKETS, window
     )
 
 
-def _per_order(dialect: Dialect, window: str) -> str:
+def _per_order(backend: SqlBackend, window: str) -> str:
     """The aggregates' input straight from the per-order SELECT (no scratch table)."""
-    return f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM ({_rows_select(dialect, window)}) AS r"
+    return f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM ({_rows_select(backend, window)}) AS r"
 
 
-def _fill_scratch(conn: Connection, dialect: Dialect, as_of: int, window: str) -> None:
+def _fill_scratch(conn: Connection, backend: SqlBackend, as_of: int, window: str) -> None:
     # Evaluating the per-order SELECT once and aggregating the result several times is
     # cheaper than re-running it for every breakdown (it reads every order).
-    select = _rows_select(dialect, window)
+    select = _rows_select(backend, window)
     # A scratch table left by a failed report on a pooled SQLite connection is replaced.
     conn.execute(text(f"DROP TABLE IF EXISTS {_SCRATCH}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {_SCRATCH} AS {select}"), {"as_of_us": as_of})
 
 
-def _group_rows(
-    conn: Connection, dialect: Dialect, by: tuple[str, ...], source: str
-) -> list[GroupRow]:
-    return [group_row(row, by) for row in conn.execute(text(aggregate_select(dialect, by, source)))]
-
-
-def _in_recovery(conn: Connection) -> bool:
-    return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one())
-
-
 def _at_risk(
-    conn: Connection, dialect: Dialect, as_of: int, limit: int, scratch: str = _SCRATCH
+    conn: Connection, backend: SqlBackend, as_of: int, limit: int, scratch: str = _SCRATCH
 ) -> list[AtRiskOrder]:
     # Only the listed orders (at most ``limit``) are joined back to ``sales`` for the
     # columns they show. An order whose latest event is after the as-of instant looks
     # up its state then in ``order_history``: the latest event by precedence not after
     # it (one backward step on the (order_id, occurred_at, status_rank, event_id)
     # index) and its failures so far. Milestones are first times: kept if reached.
-    at = dialect.once(dialect.timestamp("CAST(:as_of_us AS BIGINT)"))
+    at = backend.once(backend.timestamp("CAST(:as_of_us AS BIGINT)"))
     since_as_of = f"h.order_id = o.order_id AND h.occurred_at <= {at}"
     query = text(
         "SELECT o.order_id, o.sla_state, o.at_risk_reason, s.shipping_tier, s.carrier,"
@@ -235,8 +229,8 @@ def _at_risk(
         f" CASE WHEN s.status_at <= {at} THEN s.failed_attempts ELSE"
         f" (SELECT COUNT(*) FROM order_history h WHERE {since_as_of}"
         " AND h.status = 'delivery_failed') END AS failed_attempts,"
-        f" {dialect.timestamp('o.deadline_us')} AS deadline_at,"
-        f" {dialect.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
+        f" {backend.timestamp('o.deadline_us')} AS deadline_at,"
+        f" {backend.seconds('CAST(:as_of_us AS BIGINT) - o.deadline_us')} AS lateness_s"
         " FROM (SELECT order_id, sla_state, at_risk_reason, deadline_us"
         f" FROM {scratch} WHERE sla_state IN ('at_risk', 'breached')"
         " ORDER BY deadline_us, order_id LIMIT :limit) AS o"

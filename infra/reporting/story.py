@@ -19,7 +19,7 @@ from domain.events import Event, ShippingTier
 from domain.order import event_precedence, fold
 from domain.sla import OrderSla, SlaInput, SlaPolicy, SlaState, TierPolicy, evaluate
 from infra.db.models import OrderHistory, Sale
-from infra.db.sla_views import sla_policy
+from infra.db.sla_policy import sla_policy
 
 #: Said instead of a count: history keeps each distinct event once and the consumer
 #: counts duplicates only in total, so no per-event figure exists to show.

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from infra.db.sla_views import Dialect, order_sla_select
+from infra.db.backend import backend_for
+from infra.reporting.order_sla_sql import order_sla_select
 from tests.faults.reference import MILESTONE_COLUMNS, Order, Reference, sla_states
 
 FACT_COLUMNS = (
@@ -115,7 +116,7 @@ def _sla_differences(conn: sa.Connection, reference: Reference) -> list[str]:
     after = datetime.now(UTC)
     found = _compare_states(got, sla_states(orders, before), sla_states(orders, after), "now")
     created = sorted(c.occurred_at for o in orders if (c := o.creation) is not None)
-    query = sa.text(order_sla_select(Dialect(conn.dialect.name), "CAST(:as_of_us AS BIGINT)"))
+    query = sa.text(order_sla_select(backend_for(conn), "CAST(:as_of_us AS BIGINT)"))
     for quartile in (1, 2, 3):
         if not created:
             break

@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from domain.sla import DEFAULT_POLICY, OrderSla, evaluate, evaluate_all, percentile
+from infra.db.backend import backend_for
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.db.sla_views import Dialect, order_sla_select
 from infra.reporting.aggregate_sql import DIMENSIONS, METRIC_COLUMNS, PERCENTILES, STATES
+from infra.reporting.order_sla_sql import order_sla_select
 from infra.reporting.queries import build_report, epoch_us
 from tests.support.report_data import AS_OF, load, make_orders
 
@@ -109,7 +110,7 @@ def test_report_matches_domain_computation(migrated_engine: Engine) -> None:
 def test_per_order_select_matches_evaluate(migrated_engine: Engine) -> None:
     orders = make_orders(seed=5, count=300)
     load(migrated_engine, orders)
-    dialect = Dialect(migrated_engine.dialect.name)
+    dialect = backend_for(migrated_engine)
     query = sa.text(order_sla_select(dialect, "CAST(:as_of_us AS BIGINT)"))
     with migrated_engine.connect() as conn:
         rows = {r.order_id: r for r in conn.execute(query, {"as_of_us": epoch_us(AS_OF)})}

@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 
 from domain.events import ShippingTier
 from domain.sla import DEFAULT_POLICY, SlaInput, deadline, evaluate
+from infra.db.backend import SqlBackend, backend_for
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from infra.db.models import Sale, UtcDateTime
-from infra.db.sla_views import Dialect, order_sla_select, report_rows_select
+from infra.reporting.order_sla_sql import order_sla_select, report_rows_select
 from tests.support.report_data import sale_row
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,7 @@ def timestamp_of(value: object) -> datetime:
     return value.astimezone(UTC)
 
 
-def check(conn: sa.Connection, dialect: Dialect, batch: list[SlaInput], as_of_us: int) -> None:
+def check(conn: sa.Connection, dialect: SqlBackend, batch: list[SlaInput], as_of_us: int) -> None:
     as_of = at(as_of_us)
     params = {"as_of_us": as_of_us}
     as_of_sql = "CAST(:as_of_us AS BIGINT)"
@@ -171,7 +172,7 @@ def test_sql_agrees_with_domain_for_every_microsecond(
     migrated_engine: Engine, case: tuple[list[SlaInput], list[int]]
 ) -> None:
     batch, as_of_instants = case
-    dialect = Dialect(migrated_engine.dialect.name)
+    dialect = backend_for(migrated_engine)
     with migrated_engine.begin() as conn:
         conn.execute(sa.delete(Sale))
         conn.execute(sa.insert(Sale), [sale_row(o, "dhl", "EU-West") for o in batch])
@@ -229,8 +230,8 @@ instant_table = sa.Table(
 def test_every_stored_instant_reads_back_as_its_microsecond(
     migrated_engine: Engine, micros: list[int]
 ) -> None:
-    """``Dialect.epoch_us`` and ``Dialect.timestamp`` are exact inverses over many instants."""
-    dialect = Dialect(migrated_engine.dialect.name)
+    """``SqlBackend.epoch_us`` and ``.timestamp`` are exact inverses over many instants."""
+    dialect = backend_for(migrated_engine)
     query = sa.text(
         f"SELECT n, {dialect.epoch_us('at')} AS us, {dialect.timestamp(dialect.epoch_us('at'))}"
         " AS back FROM exact_instants ORDER BY n"

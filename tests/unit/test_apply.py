@@ -93,7 +93,8 @@ def test_an_empty_batch_does_nothing() -> None:
 def test_postgresql_statements_read_from_binary_copy_staging_tables() -> None:
     from sqlalchemy.dialects import postgresql
 
-    from infra.db import apply_sql
+    from infra.db import apply_sql, copy_staging
+    from infra.db.postgres import PostgresBackend
 
     dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
     for table, build in (
@@ -101,14 +102,14 @@ def test_postgresql_statements_read_from_binary_copy_staging_tables() -> None:
         (apply_sql.SALES, apply_sql.sales_upsert),
     ):
         columns = [c.name for c in table.columns if c.name != "id"]
-        compiled = build("postgresql").compile(dialect=dialect)
+        compiled = build(PostgresBackend()).compile(dialect=dialect)
         assert compiled.params == {}  # nothing bound: whatever the batch size, same text
         assert f"FROM sla_stage_{table.name}" in str(compiled)
-        assert apply_sql.copy_sql(table).endswith("FROM STDIN (FORMAT BINARY)")
-        assert len(apply_sql.copy_types(table)) == len(columns)
+        assert copy_staging.copy_sql(table).endswith("FROM STDIN (FORMAT BINARY)")
+        assert len(copy_staging.copy_types(table)) == len(columns)
         row = {c: i for i, c in enumerate(reversed(columns))}
-        assert apply_sql.copy_rows(table, [row]) == [tuple(row[c] for c in columns)]
-    assert "ON COMMIT DELETE ROWS" in apply_sql.create_stages_sql()
+        assert apply_sql.row_values(table, [row]) == [tuple(row[c] for c in columns)]
+    assert "ON COMMIT DELETE ROWS" in copy_staging.create_stages_sql()
 
 
 # -- legality judged on arrival ----------------------------------------------------------

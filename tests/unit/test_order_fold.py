@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from domain.lifecycle import OrderStatus as S
 from domain.lifecycle import is_legal
 from domain.order import MILESTONE_FIELDS, fold, merge
-from infra.db.apply_sql import LEGAL_MOVES
+from infra.db.judge_sql import LEGAL_MOVES
 from tests.support.builders import changed, created
 
 STATUSES = [s for s in S if s is not S.PENDING]

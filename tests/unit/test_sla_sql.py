@@ -11,9 +11,11 @@ import sqlalchemy as sa
 
 from domain.events import ShippingTier
 from domain.sla import DEFAULT_POLICY, SlaInput, TierPolicy, deadline
-from infra.db import sla_views
 from infra.db.models import Base, Sale
-from infra.db.sla_views import Dialect, order_sla_select, policy_rows, report_rows_select
+from infra.db.sla_policy import policy_rows
+from infra.db.sqlite import SqliteBackend
+from infra.reporting import sla_views
+from infra.reporting.order_sla_sql import order_sla_select, report_rows_select
 from infra.reporting.queries import epoch_us
 
 START = datetime(2024, 3, 2, 0, 0, 0, 1, tzinfo=UTC)  # a Saturday
@@ -60,10 +62,10 @@ def test_sql_deadlines_equal_python(tmp_path: Path, business_days: bool, end_of_
             ],
         )  # fmt: skip
         as_of = {"as_of_us": epoch_us(START + timedelta(days=60))}
-        query = sa.text(order_sla_select(Dialect("sqlite"), ":as_of_us"))
+        query = sa.text(order_sla_select(SqliteBackend(), ":as_of_us"))
         rows = conn.execute(query, as_of)
         got = {r.order_id: datetime.fromisoformat(r.deadline_at).replace(tzinfo=UTC) for r in rows}
-        narrow = sa.text(report_rows_select(Dialect("sqlite"), ":as_of_us", 86_400_000_000, 11))
+        narrow = sa.text(report_rows_select(SqliteBackend(), ":as_of_us", 86_400_000_000, 11))
         report_rows = {r.order_id: r.deadline_us for r in conn.execute(narrow, as_of)}
     assert got == {o.order_id: deadline(o, policy) for o in orders}
     assert report_rows == {o.order_id: epoch_us(deadline(o, policy)) for o in orders}

@@ -8,13 +8,18 @@ The views are plain views evaluated "as of now" at query time: a materialized
 view would freeze the as-of instant at refresh, and the report reads the
 per-order query with its own as-of instead. No extra index: the figures read
 every created order, so a sequential scan is the plan.
+
+The view SQL is frozen in ``0002_sla_views.<dialect>.sql`` beside this file (the
+SQL of this revision, whose time conversions 0003 corrects): later changes to the
+report's SQL never change what this migration does.
 """
 
 from __future__ import annotations
 
-from alembic import op
+from pathlib import Path
 
-from infra.db import sla_views
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -35,9 +40,29 @@ POLICY_ROWS: list[dict[str, object]] = [
 ]  # fmt: skip
 
 
+def view_statements(dialect: str) -> list[str]:
+    """The frozen ``CREATE VIEW`` statements of this revision for ``dialect``."""
+    sql = Path(__file__).with_name(f"0002_sla_views.{dialect}.sql").read_text(encoding="utf-8")
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return [statement.strip() for statement in body.split("\n;\n") if statement.strip()]
+
+
 def upgrade() -> None:
-    sla_views.install(op.get_bind(), POLICY_ROWS)
+    policy = op.create_table(
+        "sla_policy",
+        sa.Column("shipping_tier", sa.String(16), primary_key=True),
+        sa.Column("promise_days", sa.Integer, nullable=False),
+        sa.Column("business_days", sa.Boolean, nullable=False),
+        sa.Column("end_of_day", sa.Boolean, nullable=False),
+        sa.Column("ship_within_hours", sa.Integer, nullable=False),
+        sa.Column("at_risk_remaining_pct", sa.Integer, nullable=False),
+    )
+    op.bulk_insert(policy, POLICY_ROWS)
+    for statement in view_statements(op.get_bind().dialect.name):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    sla_views.uninstall(op.get_bind())
+    op.execute("DROP VIEW IF EXISTS sla_daily")
+    op.execute("DROP VIEW IF EXISTS order_sla")
+    op.drop_table("sla_policy")

@@ -1,0 +1,107 @@
+"""Run a report's aggregates on one connection: totals and breakdowns as result rows.
+
+Where the database has GROUPING SETS (``SqlBackend.grouping_sets``), every
+breakdown of distinct dimensions is computed in one pass; elsewhere each
+breakdown is one aggregate query. Both give the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from infra.db.backend import SqlBackend
+from infra.reporting.aggregate_sql import (
+    DIMENSIONS,
+    METRIC_COLUMNS,
+    aggregate_select,
+    grouping_id,
+    grouping_sets_select,
+)
+from infra.reporting.model import GroupRow, Metric
+
+Totals = dict[str, Metric]
+Grouped = dict[tuple[str, ...], list[GroupRow]]
+
+
+def aggregate(
+    backend: SqlBackend,
+    conn: Connection,
+    breakdowns: Sequence[tuple[str, ...]],
+    source: str,
+    with_totals: bool,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Totals | None, Grouped]:
+    """The ``breakdowns`` (and the totals if ``with_totals``, else None) of the rows of
+    ``source`` (a SELECT of the per-order columns the aggregates read)."""
+    if backend.grouping_sets:
+        return _by_grouping_sets(conn, breakdowns, source, with_totals, params)
+    bound = dict(params or {})
+    totals = None
+    if with_totals:
+        query = text(aggregate_select(backend, (), source))
+        totals = metrics_of(conn.execute(query, bound).one())
+    grouped = {
+        by: [
+            group_row(row, by)
+            for row in conn.execute(text(aggregate_select(backend, by, source)), bound)
+        ]
+        for by in breakdowns
+    }
+    return totals, grouped
+
+
+def metrics_of(row: Any) -> dict[str, Metric]:
+    """The aggregate columns of a result row as Python numbers (counts as int)."""
+    values = row._mapping
+    result: dict[str, Metric] = {}
+    for column in METRIC_COLUMNS:
+        value = values[column]
+        if column.endswith("_s") or column == "on_time_rate":
+            result[column] = None if value is None else float(value)
+        else:  # a count; SUM over no rows is NULL
+            result[column] = int(value or 0)
+    return result
+
+
+def group_row(row: Any, by: Sequence[str]) -> GroupRow:
+    """An aggregate row of breakdown ``by``: its key as text (a PostgreSQL DATE prints as
+    YYYY-MM-DD, as SQLite stores it) and its metrics."""
+    return GroupRow(key={name: str(row._mapping[name]) for name in by}, metrics=metrics_of(row))
+
+
+def _by_grouping_sets(
+    conn: Connection,
+    breakdowns: Sequence[tuple[str, ...]],
+    source: str,
+    with_totals: bool,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Totals | None, Grouped]:
+    """The breakdowns (and the totals) of ``source``'s rows, by GROUPING SETS.
+
+    Breakdowns naming the same dimensions in another order (``day,tier`` and
+    ``tier,day``) are one grouping set, so each such repeat takes a query of its own.
+    """
+    grouped: Grouped = {}
+    totals: Totals | None = None
+    pending = list(breakdowns)
+    while pending or (with_totals and totals is None):
+        batch: list[tuple[str, ...]] = []
+        for by in pending:
+            if all(set(by) != set(other) for other in batch):
+                batch.append(by)
+        pending = [by for by in pending if by not in batch]
+        used = [name for name in DIMENSIONS if any(name in by for by in batch)]
+        by_id = {grouping_id(used, by): by for by in batch}
+        rows: dict[tuple[str, ...], list[GroupRow]] = {by: [] for by in batch}
+        query = grouping_sets_select(batch, source, totals=with_totals and totals is None)
+        for row in conn.execute(text(query), dict(params or {})):
+            found = by_id.get(row.grouping_id)
+            if found is None:  # the totals
+                totals = metrics_of(row)
+            else:
+                rows[found].append(group_row(row, found))
+        grouped.update(rows)
+    return totals, grouped
