@@ -145,6 +145,11 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         stored = {str(r[0]) for r in conn.execute("SELECT event_id FROM order_history")}
     timed = [str(m.event.event_id) for m in messages[WARM_UP_EVENTS:] if m.event is not None]
     latencies = [poller.seen[e] - sent[e] for e in timed if e in poller.seen]
+    # a latency that grows window after window is a backlog: the worker is slower than the rate
+    windows: dict[int, list[float]] = {}
+    for e in timed:
+        if e in poller.seen:
+            windows.setdefault(int((sent[e] - started) // 10), []).append(poller.seen[e] - sent[e])
     return {
         "benchmark": "latency",
         "rate_target": args.rate,
@@ -159,6 +164,9 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         "p99_s": round(percentile(latencies, 0.99), 3),
         "max_s": round(max(latencies), 3),
         "mean_s": round(sum(latencies) / len(latencies), 3),
+        "p50_s_per_10s_of_publishing": [
+            round(percentile(w, 0.5), 2) for _, w in sorted(windows.items())
+        ],
     }
 
 
