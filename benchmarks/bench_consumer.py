@@ -144,6 +144,7 @@ def run_all(args: argparse.Namespace) -> None:
                     for database in databases:
                         conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             admin.dispose()
+            worker_phase.delete_topics(bootstrap, topics.split(","))
     print(json.dumps(summary(stream, runs, slow, mismatches)))
 
 

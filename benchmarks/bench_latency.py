@@ -37,6 +37,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import psycopg
 from pg_probe import libpq_url
+from worker_phase import delete_topics
 
 WARM_UP_EVENTS = 50
 
@@ -67,6 +68,11 @@ class Poller(threading.Thread):
                     self.seen.setdefault(str(event_id), now)
                     last = row_id
                 self.stop.wait(self._interval_s)
+
+
+def stored_event_ids(url: str) -> set[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT event_id FROM order_history")}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -141,8 +147,8 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         poller.join()
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
-    with psycopg.connect(libpq_url(url)) as conn:
-        stored = {str(r[0]) for r in conn.execute("SELECT event_id FROM order_history")}
+        stored = stored_event_ids(url)
+        delete_topics(bootstrap, topics)
     timed = [str(m.event.event_id) for m in messages[WARM_UP_EVENTS:] if m.event is not None]
     latencies = [poller.seen[e] - sent[e] for e in timed if e in poller.seen]
     # a latency that grows window after window is a backlog: the worker is slower than the rate

@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import pg_probe
 import psycopg
+import worker_phase
 
 from infra.services import LocalPostgres
 
@@ -119,7 +121,9 @@ def main() -> None:
     sent = int(_child("fill", "--bootstrap", bootstrap, "--topics", topics,
                       "--events", str(args.events))["sent"])  # fmt: skip
     results: dict[str, Any] = {}
-    with StatementsPostgres() as server:
+    with ExitStack() as cleanup:
+        cleanup.callback(worker_phase.delete_topics, bootstrap, topics.split(","))
+        server = cleanup.enter_context(StatementsPostgres())
         for variant in args.variants.split(","):
             database = f"stmt_{variant}_{run_id}"
             with psycopg.connect(pg_probe.libpq_url(server.url), autocommit=True) as admin:

@@ -60,6 +60,15 @@ def fill(bootstrap: str, topics: list[str], orders: int) -> dict[str, Any]:
     return {"sent": sent, "faults": dict(faults)}
 
 
+def delete_topics(bootstrap: str, topics: list[str]) -> None:
+    """Delete the run's topics (filled with retention off, they would keep their data)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the futures resolve
+    for future in admin.delete_topics(topics).values():
+        future.result(timeout=60)
+
+
 def warm_group_coordinator(bootstrap: str, topic: str) -> None:
     """Commit once in a throwaway group: a fresh broker creates ``__consumer_offsets`` on
     the first group (about 3 s here), a one-time cost of the broker, not of consuming."""
