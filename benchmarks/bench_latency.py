@@ -1,0 +1,201 @@
+"""Latency: from publish to visible in the database, with a live producer at a steady rate.
+
+    python benchmarks/bench_latency.py [--rate 5000] [--latency-seconds 60]
+
+Uses ``SLA_BENCH_KAFKA`` / ``SLA_BENCH_DATABASE_URL`` (a fresh database and
+fresh topics on them; the database is dropped afterwards). ``sla-pipeline
+consume`` runs with its default settings in a child process; a warm-up of a few
+events waits until the worker has joined and migrated. Then the simulation's
+events are published at ``--rate`` per second for ``--latency-seconds``, each
+one's publish time (wall clock, just before ``produce``) kept by event id.
+
+Visible means committed: a reader polls ``order_history`` (new ids) every
+``--poll-ms`` on its own connection, and an event counts as visible when the
+poll first returns it. Its history row is written in the same transaction as
+its effect on ``sales``, so that is when a reader of ``sales`` can first see
+it. The poll interval bounds the error (a latency is overstated by at most one
+interval plus the query); the poller is checked against a final full read, so
+an event it missed is counted, not hidden. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+
+import psycopg
+from pg_probe import libpq_url
+from worker_phase import delete_topics
+
+WARM_UP_EVENTS = 50
+
+
+class Poller(threading.Thread):
+    """Record when each event id first becomes visible in ``order_history``."""
+
+    def __init__(self, url: str, interval_s: float) -> None:
+        super().__init__(daemon=True)
+        self._url = libpq_url(url)
+        self._interval_s = interval_s
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                try:
+                    rows = conn.execute(
+                        "SELECT id, event_id FROM order_history WHERE id > %s ORDER BY id",
+                        (last,),
+                    ).fetchall()
+                except psycopg.errors.UndefinedTable:
+                    rows = []  # not migrated yet
+                now = time.time()
+                for row_id, event_id in rows:
+                    self.seen.setdefault(str(event_id), now)
+                    last = row_id
+                self.stop.wait(self._interval_s)
+
+
+def stored_event_ids(url: str) -> set[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT event_id FROM order_history")}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000.0, help="events per second")
+    parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument("--poll-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    bootstrap = os.environ["SLA_BENCH_KAFKA"]
+    base_url = os.environ["SLA_BENCH_DATABASE_URL"]
+    run = uuid.uuid4().hex[:8]
+    database = f"bench_latency_{run}"
+    with psycopg.connect(libpq_url(base_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    url = base_url.rsplit("/", 1)[0] + f"/{database}"
+    try:
+        result = measure(args, bootstrap, url, run)
+    finally:
+        with psycopg.connect(libpq_url(base_url), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print(json.dumps(result))
+
+
+def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dict[str, Any]:
+    from infra.kafka.admin import ensure_topics
+    from infra.kafka.producer import DeliveryCounter, build_producer, drain
+    from producer.faults import FaultConfig
+    from producer.publish import planned_messages
+    from producer.simulation import SimulationConfig
+
+    topics = [f"lat-{t}-{run}" for t in ("created", "changed", "dlq")]
+    ensure_topics({"bootstrap.servers": bootstrap}, topics, partitions=6)
+    total = WARM_UP_EVENTS + int(args.rate * args.latency_seconds)
+    config = SimulationConfig(orders=int(total / 7) + 10, seed=3)
+    messages = list(planned_messages(config, FaultConfig()))[:total]
+    env = {
+        **os.environ,
+        "SLA_DATABASE_URL": url,
+        "SLA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SLA_TOPIC_ORDER_CREATED": topics[0],
+        "SLA_TOPIC_STATUS_CHANGED": topics[1],
+        "SLA_TOPIC_DLQ": topics[2],
+        "SLA_CONSUMER_GROUP": f"lat-{run}",
+    }
+    command = Path(sys.executable).with_name("sla-pipeline")
+    worker = subprocess.Popen([str(command), "consume"], env=env, stderr=subprocess.DEVNULL)
+    poller = Poller(url, args.poll_ms / 1000)
+    poller.start()
+    counter = DeliveryCounter()
+    producer = build_producer({"bootstrap.servers": bootstrap}, counter)
+    sent: dict[str, float] = {}
+    try:
+        publish(producer, topics, messages[:WARM_UP_EVENTS], 1000.0, sent)
+        deadline = time.time() + 120
+        while len(poller.seen) < WARM_UP_EVENTS and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(poller.seen) >= WARM_UP_EVENTS, "the worker did not start in 120 s"
+        started = time.time()
+        publish(producer, topics, messages[WARM_UP_EVENTS:], args.rate, sent)
+        publish_s = time.time() - started
+        assert drain(producer, 60) == 0 and counter.failed == 0, counter.errors
+        deadline = time.time() + 60
+        while len(poller.seen) < len(messages) and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        poller.stop.set()
+        poller.join()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+        stored = stored_event_ids(url)
+        delete_topics(bootstrap, topics)
+    timed = [str(m.event.event_id) for m in messages[WARM_UP_EVENTS:] if m.event is not None]
+    latencies = [poller.seen[e] - sent[e] for e in timed if e in poller.seen]
+    # a latency that grows window after window is a backlog: the worker is slower than the rate
+    windows: dict[int, list[float]] = {}
+    for e in timed:
+        if e in poller.seen:
+            windows.setdefault(int((sent[e] - started) // 10), []).append(poller.seen[e] - sent[e])
+    return {
+        "benchmark": "latency",
+        "rate_target": args.rate,
+        "rate_achieved": round(len(timed) / publish_s),
+        "seconds": args.latency_seconds,
+        "events": len(timed),
+        "visible": len(latencies),
+        "missed_by_poller": sum(1 for e in timed if e in stored and e not in poller.seen),
+        "never_visible": sum(1 for e in timed if e not in stored),
+        "poll_ms": args.poll_ms,
+        "p50_s": round(percentile(latencies, 0.50), 3),
+        "p99_s": round(percentile(latencies, 0.99), 3),
+        "max_s": round(max(latencies), 3),
+        "mean_s": round(sum(latencies) / len(latencies), 3),
+        "p50_s_per_10s_of_publishing": [
+            round(percentile(w, 0.5), 2) for _, w in sorted(windows.items())
+        ],
+    }
+
+
+def publish(
+    producer: Any, topics: list[str], messages: list[Any], rate: float, sent: dict[str, float]
+) -> None:
+    """Send ``messages`` at ``rate`` per second, recording each one's publish time."""
+    started = time.time()
+    for i, m in enumerate(messages):
+        due = started + i / rate
+        now = time.time()
+        while due - now > 0.002:  # ahead of the schedule: wait, serving delivery reports
+            producer.poll(due - now)
+            now = time.time()
+        topic = topics[0] if m.topic_kind == "order-created" else topics[1]
+        while True:
+            try:
+                producer.produce(topic, m.value, m.key, timestamp=int(now * 1000))
+                break
+            except BufferError:
+                producer.poll(0.01)
+        sent[str(m.event.event_id)] = now
+
+
+if __name__ == "__main__":
+    main()
