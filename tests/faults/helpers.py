@@ -38,6 +38,7 @@ from producer.faults import FaultConfig, FaultedStream, inject_faults
 from producer.messages import OutgoingMessage
 from producer.simulation import SimulationConfig, simulate
 from tests.faults.reference_check import reference_differences
+from tests.support.pipeline import settings_env
 
 SLA_PIPELINE = [sys.executable, "-c", "from cli.main import main; main()"]
 NO_RETENTION = {"retention.ms": "-1"}  # simulated event times lie in the past
@@ -87,18 +88,8 @@ def pipeline_settings(
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment of a ``sla-pipeline consume`` process for ``settings``."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SLA_")},
-        "SLA_DATABASE_URL": settings.database_url_value(),
-        "SLA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SLA_TOPIC_ORDER_CREATED": settings.topic_order_created,
-        "SLA_TOPIC_STATUS_CHANGED": settings.topic_status_changed,
-        "SLA_TOPIC_DLQ": settings.topic_dlq,
-        "SLA_CONSUMER_GROUP": settings.consumer_group,
-        "SLA_BATCH_SIZE": str(settings.batch_size),
-        "SLA_BATCH_WAIT_S": str(settings.batch_wait_s),
-        **extra,
-    }
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
+    return {**inherited, **settings_env(settings, **extra)}
 
 
 class Publisher:

@@ -22,7 +22,8 @@ from infra.kafka.dead_letters import read_dead_letters
 from infra.settings import Settings
 from producer.simulation import SimulationConfig, simulate
 from tests.support.cli import SLA_PIPELINE
-from tests.support.dead_letters import make_settings, publish, read_topic, sla, sla_env
+from tests.support.dead_letters import make_settings, publish, read_topic, sla
+from tests.support.pipeline import settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -32,7 +33,7 @@ def sla_process(settings: Settings, *args: str) -> tuple[int, str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
     done = subprocess.run(
         [*SLA_PIPELINE, *args],
-        env={**environment, **sla_env(settings)},
+        env={**environment, **settings_env(settings)},
         capture_output=True,
         timeout=60,
         check=False,

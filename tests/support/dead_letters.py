@@ -10,7 +10,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 
 from cli.main import cli
 from infra.settings import Settings
-from tests.support.pipeline import NO_RETENTION
+from tests.support.pipeline import NO_RETENTION, settings_env
 
 
 def make_settings(
@@ -28,18 +28,6 @@ def make_settings(
     )
 
 
-def sla_env(settings: Settings, **env: str) -> dict[str, str]:
-    return {
-        "SLA_DATABASE_URL": settings.database_url_value(),
-        "SLA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SLA_TOPIC_ORDER_CREATED": settings.topic_order_created,
-        "SLA_TOPIC_STATUS_CHANGED": settings.topic_status_changed,
-        "SLA_TOPIC_DLQ": settings.topic_dlq,
-        "SLA_CONSUMER_GROUP": settings.consumer_group,
-        **env,
-    }
-
-
 def sla(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
     """Run the real ``sla-pipeline`` command in this process (a subprocess costs a second
     of imports per call); (exit code, stdout, stderr). An unexpected exception (what
@@ -47,7 +35,7 @@ def sla(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        result = CliRunner().invoke(cli, list(args), env=sla_env(settings, **env))
+        result = CliRunner().invoke(cli, list(args), env=settings_env(settings, **env))
     finally:  # the command points logging at the runner's stream, closed after the call
         root.handlers[:] = handlers
         root.setLevel(level)

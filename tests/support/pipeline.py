@@ -21,6 +21,21 @@ from producer.simulation import SimulationConfig, simulate
 NO_RETENTION = {"retention.ms": "-1"}  # simulated event times are in the past
 
 
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """``settings`` as the ``SLA_*`` environment of a ``sla-pipeline`` process."""
+    return {
+        "SLA_DATABASE_URL": settings.database_url_value(),
+        "SLA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "SLA_TOPIC_ORDER_CREATED": settings.topic_order_created,
+        "SLA_TOPIC_STATUS_CHANGED": settings.topic_status_changed,
+        "SLA_TOPIC_DLQ": settings.topic_dlq,
+        "SLA_CONSUMER_GROUP": settings.consumer_group,
+        "SLA_BATCH_SIZE": str(settings.batch_size),
+        "SLA_BATCH_WAIT_S": str(settings.batch_wait_s),
+        **extra,
+    }
+
+
 def faulted_stream(orders: int, seed: int) -> FaultedStream:
     return inject_faults(simulate(SimulationConfig(orders=orders, seed=seed)), fault_config(), seed)
 
