@@ -53,8 +53,15 @@ def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:
             events.append(decoded)
         position = message.position
         partition = (position.topic, position.partition)
-        next_offsets[partition] = max(next_offsets.get(partition, 0), position.offset + 1)
-        first_offsets[partition] = min(
-            first_offsets.get(partition, position.offset), position.offset
-        )
+        offset = position.offset
+        after = next_offsets.get(partition)
+        if after is None:
+            next_offsets[partition] = offset + 1
+            first_offsets[partition] = offset
+            continue
+        # a partition's messages come in offset order, but nothing here relies on it
+        if offset >= after:
+            next_offsets[partition] = offset + 1
+        if offset < first_offsets[partition]:
+            first_offsets[partition] = offset
     return DecodedBatch(events, rejected, next_offsets, first_offsets)

@@ -40,9 +40,11 @@ _MILESTONE_STATUSES = tuple(MILESTONE_FIELDS)
 _NO_FACTS: tuple[None, ...] = (None,) * len(apply_sql.FACT_COLUMNS)
 _NO_MILESTONES: tuple[None, ...] = (None,) * len(_MILESTONE_STATUSES)
 _SALES_ORDER = (
-    ("order_id", *apply_sql.FACT_COLUMNS, "awaiting_creation")
-    + ("status", "status_rank", "status_at", "status_event_id", *apply_sql.MILESTONE_COLUMNS)
-    + ("failed_attempts", "event_count", "illegal_transitions", "updated_at")
+    "order_id",
+    *apply_sql.FACT_COLUMNS,
+    "awaiting_creation",
+    *("status", "status_rank", "status_at", "status_event_id", *apply_sql.MILESTONE_COLUMNS),
+    *("failed_attempts", "event_count", "illegal_transitions", "updated_at"),
 )
 if _SALES_ORDER != SALES_COLUMNS:  # the model changed: sales_values must follow it
     raise RuntimeError(f"sales_values writes {_SALES_ORDER}, the table has {SALES_COLUMNS}")
