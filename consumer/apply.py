@@ -69,7 +69,7 @@ def prepare(events: Sequence[ReceivedEvent]) -> PreparedEvents:
     unique: dict[str, ReceivedEvent] = {}
     copies: list[ReceivedEvent] = []
     for received in events:
-        if unique.setdefault(str(received.event.event_id), received) is not received:
+        if unique.setdefault(received.id_text, received) is not received:
             copies.append(received)
     by_order = rank_by_order(zip(unique, map(_event_of, unique.values()), strict=True))
     folded = {o: fold_ranked(o, ranked) for o, ranked in by_order.items()}
@@ -87,7 +87,7 @@ def find_conflicts(
     """
     if len(appended) == len(prepared.unique) and not prepared.copies:
         return []  # the usual case: no id seen twice
-    new = {str(received.event.event_id) for received in appended}
+    new = {received.id_text for received in appended}
     known = [key for key in prepared.unique if key not in new]
     stored = orders.read_payloads(known) if known else {}
     kept: dict[str, Event] = {}
@@ -102,7 +102,7 @@ def find_conflicts(
         if key in stored and kept.get(key) != received.event:
             conflicts.append(Conflict(received, _conflict_detail(key, "in history")))
     for received in prepared.copies:
-        key = str(received.event.event_id)
+        key = received.id_text
         if key in stored:
             if kept.get(key) != received.event:
                 conflicts.append(Conflict(received, _conflict_detail(key, "in history")))

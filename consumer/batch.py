@@ -50,6 +50,13 @@ class ReceivedEvent:
     payload: str | None = None
     #: the message value as received (for a dead letter of a conflicting duplicate)
     raw: bytes | None = None
+    #: ``str(event.event_id)``, made once (given by the decoder, else made here): the
+    #: batch, its verdicts and its history rows are keyed by this text
+    id_text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id_text:
+            object.__setattr__(self, "id_text", str(self.event.event_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from enum import Enum, StrEnum
 from typing import Annotated, Any, Final
 
@@ -60,6 +61,8 @@ _MODELS: dict[str, type[OrderCreated] | type[StatusChanged]] = {
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(
     Annotated[OrderCreated | StatusChanged, Field(discriminator="event_type")]
 )
+#: the adapter's compiled validator, called without the adapter's per-call argument checks
+_VALIDATE_JSON: Callable[[bytes], Event] = _EVENT_ADAPTER.validator.validate_json
 
 
 def encode_event(event: Event) -> bytes:
@@ -112,24 +115,23 @@ def decode_with_canonical(
             RejectReason.OVERSIZED, f"{len(raw)} bytes exceeds the limit of {MAX_EVENT_BYTES}"
         )
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EventDecodeError(RejectReason.NOT_UTF8, str(exc)) from None
-    try:
-        event = _EVENT_ADAPTER.validate_json(raw)
+        event = _VALIDATE_JSON(raw)
     except ValidationError as exc:
+        text = _utf8(raw)
         if checked is not None:
             raise _classify(exc, checked) from None
         text_error, not_date_times = _check_text(text, validated=False)
         raise (text_error or _classify(exc, not_date_times)) from None
     except RecursionError:
+        _utf8(raw)
         raise EventDecodeError(RejectReason.INVALID_JSON, "nested too deeply") from None
     canonical = encode_event(event)
     if checked is not None:
         if checked:
             raise _not_date_time(min(checked))
     elif canonical != raw:
-        text_error, not_date_times = _check_text(text, validated=True)
+        # canonical JSON is UTF-8, so only other bytes need the check
+        text_error, not_date_times = _check_text(_utf8(raw), validated=True)
         if text_error is not None:
             raise text_error
         if not_date_times:
@@ -142,6 +144,13 @@ def decode_with_canonical(
             f"message key {key[:80]!r} is not order_id {event.order_id!r}",
         )
     return event, canonical
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventDecodeError(RejectReason.NOT_UTF8, str(exc)) from None
 
 
 def decode_payload(payload: object) -> Event:

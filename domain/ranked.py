@@ -24,6 +24,9 @@ from domain.order import MILESTONE_FIELDS, OrderFacts, OrderSummary, Precedence
 RankedEvents = list[tuple[Precedence, OrderStatus, Event]]
 
 _by_precedence = itemgetter(0)
+_FAILED = OrderStatus.DELIVERY_FAILED
+if _FAILED not in MILESTONE_FIELDS or INITIAL_STATUS in MILESTONE_FIELDS:
+    raise RuntimeError("fold_ranked counts failed deliveries among the milestone statuses")
 
 
 def rank_by_order(events: Iterable[tuple[str, Event]]) -> dict[str, RankedEvents]:
@@ -72,12 +75,16 @@ def fold_ranked(order_id: str, ranked: RankedEvents) -> OrderSummary:
     facts: OrderFacts | None = None
     milestones: dict[OrderStatus, datetime] = {}
     failed = 0
+    # one membership test for most events: a failed delivery is a milestone status,
+    # and only a creation has the initial status
     for (occurred_at, _, _), status, event in ranked:
-        if facts is None and isinstance(event, OrderCreated):
+        if status in MILESTONE_FIELDS:
+            if status not in milestones:
+                milestones[status] = occurred_at
+            if status is _FAILED:
+                failed += 1
+        elif facts is None and status is INITIAL_STATUS and isinstance(event, OrderCreated):
             facts = OrderFacts.from_event(event)
-        if status in MILESTONE_FIELDS and status not in milestones:
-            milestones[status] = occurred_at
-        failed += status is OrderStatus.DELIVERY_FAILED
     (status_at, _, _), status, latest = ranked[-1]
     return OrderSummary(
         order_id=order_id,

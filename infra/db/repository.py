@@ -18,9 +18,9 @@ from consumer.batch import Offsets, ReceivedEvent
 from consumer.errors import PartitionFenced
 from consumer.ports import OrderHead, PartitionClaim, PartitionOwner, SaleState, Verdicts
 from domain.codec import encode_event
-from domain.events import event_status
-from domain.lifecycle import OrderStatus, rank
-from domain.order import MILESTONE_FIELDS, OrderSummary
+from domain.events import ShippingTier, StatusChanged
+from domain.lifecycle import INITIAL_STATUS, RANK, OrderStatus
+from domain.order import MILESTONE_FIELDS, OrderFacts, OrderSummary
 from infra.db import apply_sql, judge_sql
 from infra.db.models import ConsumerOffset, OrderHistory
 
@@ -29,6 +29,25 @@ if TYPE_CHECKING:
 
 #: ``order_history`` columns in :func:`history_values` order (the ``COPY`` order)
 HISTORY_COLUMNS = apply_sql.row_columns(apply_sql.HISTORY)
+#: ``sales`` columns in :func:`sales_values` order (the ``COPY`` order)
+SALES_COLUMNS = apply_sql.row_columns(apply_sql.SALES)
+
+# Row values are built as tuples in column order, once per event and per order of
+# every batch: plain lookups here, not enum properties or per-row dicts.
+_STATUS_TEXT: dict[OrderStatus, str] = {status: status.value for status in OrderStatus}
+_TIER_TEXT: dict[ShippingTier, str] = {tier: tier.value for tier in ShippingTier}
+_MILESTONE_STATUSES = tuple(MILESTONE_FIELDS)
+_NO_FACTS: tuple[None, ...] = (None,) * len(apply_sql.FACT_COLUMNS)
+_NO_MILESTONES: tuple[None, ...] = (None,) * len(_MILESTONE_STATUSES)
+_SALES_ORDER = (
+    "order_id",
+    *apply_sql.FACT_COLUMNS,
+    "awaiting_creation",
+    *("status", "status_rank", "status_at", "status_event_id", *apply_sql.MILESTONE_COLUMNS),
+    *("failed_attempts", "event_count", "illegal_transitions", "updated_at"),
+)
+if _SALES_ORDER != SALES_COLUMNS:  # the model changed: sales_values must follow it
+    raise RuntimeError(f"sales_values writes {_SALES_ORDER}, the table has {SALES_COLUMNS}")
 
 
 def history_values(
@@ -41,18 +60,18 @@ def history_values(
     with its verdict if judged on arrival (``event_id``: its id as text, when the
     caller already has it)."""
     event, source = received.event, received.source
-    status = event_status(event)
+    status = event.status if isinstance(event, StatusChanged) else INITIAL_STATUS
     return (
-        event_id or str(event.event_id),
+        event_id or received.id_text,
         event.order_id,
         event.event_type,
-        status.value,
-        rank(status),
+        _STATUS_TEXT[status],
+        RANK[status],
         event.occurred_at,
         ingested_at,
-        source.topic if source else None,
-        source.partition if source else None,
-        source.offset if source else None,
+        None if source is None else source.topic,
+        None if source is None else source.partition,
+        None if source is None else source.offset,
         legal,
         received.payload or encode_event(event).decode("utf-8"),
     )
@@ -70,39 +89,51 @@ def history_row(
     )
 
 
-def sales_row(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> dict[str, Any]:
-    """The ``sales`` row implied by one order's summary (``illegal`` transitions in it)."""
+def sales_values(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> tuple[Any, ...]:
+    """The ``sales`` row implied by one order's summary (``illegal`` transitions in it),
+    as values in ``SALES_COLUMNS`` order."""
     facts = summary.facts
-    row: dict[str, Any] = {
-        "order_id": summary.order_id,
-        "customer_id": facts.customer_id if facts else None,
-        "customer_name": facts.customer_name if facts else None,
-        "product_sku": facts.product_sku if facts else None,
-        "product_name": facts.product_name if facts else None,
-        "quantity": facts.quantity if facts else None,
-        "unit_price": facts.unit_price if facts else None,
-        "total_amount": facts.total_amount if facts else None,
-        "currency": facts.currency if facts else None,
-        "shipping_tier": facts.shipping_tier.value if facts else None,
-        "carrier": facts.carrier if facts else None,
-        "destination_region": facts.destination_region if facts else None,
-        "created_at": facts.created_at if facts else None,
-        "created_event_id": str(facts.event_id) if facts else None,
-        "promised_delivery_at": facts.promised_delivery_at if facts else None,
-        "awaiting_creation": facts is None,
-        "status": summary.status.value,
-        "status_rank": rank(summary.status),
-        "status_at": summary.status_at,
-        "status_event_id": str(summary.status_event_id),
-        "failed_attempts": summary.failed_attempts,
-        "event_count": summary.event_count,
-        "illegal_transitions": illegal,
-        "updated_at": updated_at,
-    }
-    row.update(dict.fromkeys(apply_sql.MILESTONE_COLUMNS))
-    for status, at in summary.milestones.items():
-        row[MILESTONE_FIELDS[status]] = at
-    return row
+    status = summary.status
+    milestones = summary.milestones
+    # tuples joined: a display with starred parts is built through a list
+    return (
+        (summary.order_id,)
+        + (_NO_FACTS if facts is None else _fact_values(facts))
+        + (
+            facts is None,
+            _STATUS_TEXT[status],
+            RANK[status],
+            summary.status_at,
+            str(summary.status_event_id),
+        )
+        + (tuple(map(milestones.get, _MILESTONE_STATUSES)) if milestones else _NO_MILESTONES)
+        + (summary.failed_attempts, summary.event_count, illegal, updated_at)
+    )
+
+
+def _fact_values(facts: OrderFacts) -> tuple[Any, ...]:
+    """``facts`` in ``apply_sql.FACT_COLUMNS`` order."""
+    return (
+        facts.customer_id,
+        facts.customer_name,
+        facts.product_sku,
+        facts.product_name,
+        facts.quantity,
+        facts.unit_price,
+        facts.total_amount,
+        facts.currency,
+        _TIER_TEXT[facts.shipping_tier],
+        facts.carrier,
+        facts.destination_region,
+        facts.created_at,
+        str(facts.event_id),
+        facts.promised_delivery_at,
+    )
+
+
+def sales_row(summary: OrderSummary, updated_at: datetime, illegal: int = 0) -> dict[str, Any]:
+    """:func:`sales_values` by column name."""
+    return dict(zip(SALES_COLUMNS, sales_values(summary, updated_at, illegal), strict=True))
 
 
 class SqlOrderRepository(ABC):
@@ -186,8 +217,8 @@ class SqlOrderRepository(ABC):
             return []
         now = self._clock()
         counts = illegal or {}
-        rows = [sales_row(s, now, counts.get(s.order_id, 0)) for s in summaries]
-        result = self._write(apply_sql.SALES, apply_sql.row_values(apply_sql.SALES, rows))
+        rows = [sales_values(s, now, counts.get(s.order_id, 0)) for s in summaries]
+        result = self._write(apply_sql.SALES, rows)
         return [
             SaleState(
                 order_id=r[0], status_event_id=r[1], awaiting_creation=bool(r[2]), event_count=r[3]

@@ -59,7 +59,9 @@ def position_of(message: Message) -> SourcePosition:
 
 def headers_of(message: Message) -> tuple[tuple[str, bytes], ...]:
     """The message headers as ``(name, bytes)`` pairs (a null header value becomes b"")."""
-    raw = message.headers() or ()
+    raw = message.headers()
+    if not raw:  # the usual case, once per message read: no generator to build
+        return ()
     pairs = raw.items() if isinstance(raw, dict) else raw
     return tuple((k, v if isinstance(v, bytes) else (v or "").encode("utf-8")) for k, v in pairs)
 
@@ -67,12 +69,13 @@ def headers_of(message: Message) -> tuple[tuple[str, bytes], ...]:
 def to_raw_message(message: Message) -> RawMessage:
     """A confluent_kafka message as the consumer's plain ``RawMessage``."""
     timestamp_type, timestamp = message.timestamp()
+    # positional: this runs once per message read
     return RawMessage(
-        position=position_of(message),
-        key=message.key(),
-        value=message.value(),
-        headers=headers_of(message),
-        timestamp_ms=timestamp if timestamp_type else None,
+        position_of(message),
+        message.key(),
+        message.value(),
+        headers_of(message),
+        timestamp if timestamp_type else None,
     )
 
 

@@ -202,3 +202,28 @@ def test_history_values_follow_the_copy_column_order() -> None:
     )
     assert row["legal"] is False and row["ingested_at"] == T0
     assert row["payload"].startswith("{") and row["source_topic"] is None
+
+
+def test_sales_values_follow_the_copy_column_order() -> None:
+    from domain.ranked import fold_ranked
+    from infra.db import apply_sql
+    from infra.db.repository import SALES_COLUMNS, sales_row
+
+    assert tuple(c.name for c in apply_sql.SALES.columns) == SALES_COLUMNS
+    creation, packed = created(), changed(S.PACKED, hours=2)
+    ranked = rank_by_order([(str(e.event_id), e) for e in (packed, creation)])["ORD-1"]
+    row = sales_row(fold_ranked("ORD-1", ranked), T0, illegal=1)
+    assert (row["order_id"], row["customer_id"], row["quantity"], row["shipping_tier"]) == (
+        "ORD-1",
+        creation.customer_id,
+        creation.quantity,
+        creation.shipping_tier.value,
+    )
+    assert row["created_event_id"] == str(creation.event_id) and row["created_at"] == T0
+    assert row["awaiting_creation"] is False and row["illegal_transitions"] == 1
+    assert (row["status"], row["status_event_id"]) == ("packed", str(packed.event_id))
+    assert row["packed_at"] == packed.occurred_at and row["approved_at"] is None
+    assert (row["event_count"], row["updated_at"]) == (2, T0)
+    orphan = sales_row(fold_ranked("ORD-1", ranked[1:]), T0)
+    assert orphan["awaiting_creation"] is True
+    assert all(orphan[name] is None for name in apply_sql.FACT_COLUMNS)

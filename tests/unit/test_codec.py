@@ -86,6 +86,21 @@ def test_round_trip(event: Event) -> None:
     assert raw == event.model_dump_json().encode("utf-8")  # pydantic's own JSON, unchanged
 
 
+@given(events)
+@settings(max_examples=100, deadline=None)
+def test_a_decoded_message_carries_its_event_id_text(event: Event) -> None:
+    from consumer.batch import RawMessage, ReceivedEvent, SourcePosition
+    from consumer.decode import decode_message
+
+    raw = encode_event(event)
+    spaced = json.dumps(json.loads(raw), indent=1).encode()  # another producer's bytes
+    for value in (raw, spaced):
+        message = RawMessage(SourcePosition("t", 0, 0), event.order_id.encode(), value)
+        decoded = decode_message(message)
+        assert isinstance(decoded, ReceivedEvent)
+        assert decoded.id_text == str(event.event_id) == ReceivedEvent(event).id_text
+
+
 def test_size_is_checked_before_anything_else() -> None:
     raw = b"{" + b" " * MAX_EVENT_BYTES + b"}"
     with pytest.raises(EventDecodeError) as caught:
