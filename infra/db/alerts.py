@@ -69,27 +69,32 @@ class SqlAlertRepository:
             )
         return policy
 
-    def _subjects(self, *conditions: Any) -> list[AlertSubject]:
+    def _subjects(self, params: dict[str, Any], *conditions: Any) -> list[AlertSubject]:
         query = (
             select(*_SUBJECT_COLUMNS)
             .select_from(_SALES.outerjoin(_STATE, _A.order_id == _S.order_id))
             .where(_S.awaiting_creation.is_(False), _S.created_at.is_not(None), *conditions)
         )
-        return [_subject(row) for row in self._connection.execute(query)]
+        return [_subject(row) for row in self._connection.execute(query, params)]
 
     def read_subjects(self, order_ids: Collection[str]) -> list[AlertSubject]:
         # a settled order (evaluated no earlier than its latest event) can only leave
         # an announced at_risk/breached: the others cannot move, so are not read
         settled = or_(*(column.is_not(None) for column in _SETTLED))
         movable = or_(~settled, _A.state.in_(_ALERTING))
+        # the ids as one list parameter: each one bound by the driver rather than
+        # processed by SQLAlchemy, and looked up by index on PostgreSQL
         ids = sorted(order_ids)
+        size = self._backend.ids_per_statement or len(ids) or 1
+        among = self._backend.among(_S.order_id, "ids")
         subjects: list[AlertSubject] = []
-        for i in range(0, len(ids), _IN_CHUNK):
-            subjects += self._subjects(_S.order_id.in_(ids[i : i + _IN_CHUNK]), movable)
+        for i in range(0, len(ids), size):
+            subjects += self._subjects({"ids": ids[i : i + size]}, among, movable)
         return subjects
 
     def read_open_subjects(self) -> list[AlertSubject]:
         return self._subjects(
+            {},
             *(column.is_(None) for column in _SETTLED),
             (_A.state.is_(None)) | (_A.state != SlaState.BREACHED.value),
         )
