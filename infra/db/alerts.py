@@ -6,7 +6,20 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import (
+    values as sql_values,
+)
 
 from consumer.ports import AlertChange, AlertSubject
 from domain.alerts import ALERT_STATES, AlertedState, SlaAlert, encode_alert
@@ -14,7 +27,7 @@ from domain.events import ShippingTier
 from domain.sla import SlaInput, SlaPolicy, SlaState, TierPolicy
 from infra.db.apply_sql import insert_or_ignore
 from infra.db.backend import backend_for
-from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState
+from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState, UtcDateTime
 from infra.db.sla_policy import sla_policy
 
 #: keep IN lists well under SQLite's limit of bound parameters
@@ -26,6 +39,17 @@ _S, _A, _O = _SALES.c, _STATE.c, _OUTBOX.c
 #: milestones after which an order is no longer open
 _SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
 _ALERTING = sorted(state.value for state in ALERT_STATES)
+#: state moves per statement: six bound values each, well under SQLite's limit
+_MOVES_PER_STATEMENT = 1000
+#: one state move: the order, the state it must still hold, the state it takes
+_MOVE_COLUMNS = (
+    column("order_id", String),
+    column("before_state", String),
+    column("before_start", UtcDateTime),
+    column("state", String),
+    column("episode_start", UtcDateTime),
+    column("as_of", UtcDateTime),
+)
 _SUBJECT_COLUMNS = (
     _S.order_id,
     _S.created_at,
@@ -117,22 +141,9 @@ class SqlAlertRepository:
         if first:  # one statement; an order another writer announced first is skipped
             add = insert_or_ignore(self._backend, _STATE).returning(_A.order_id)
             moved.update(self._connection.execute(add, first).scalars())
-        for change in changes:
-            if change.before is None:
-                continue
-            row = values(change)
-            del row["order_id"]
-            guarded = (
-                update(_STATE)
-                .where(
-                    _A.order_id == change.alert.order_id,
-                    _A.state == change.before.state.value,
-                    _A.episode_start == change.before.episode_start,
-                )
-                .values(**row)
-                .returning(_A.order_id)  # not rowcount: drivers may not report it
-            )
-            moved.update(self._connection.execute(guarded).scalars())
+        moves = [change for change in changes if change.before is not None]
+        for i in range(0, len(moves), _MOVES_PER_STATEMENT):
+            moved.update(self._move(moves[i : i + _MOVES_PER_STATEMENT], now))
         queued = [change.alert for change in changes if change.alert.order_id in moved]
         if queued:
             self._connection.execute(
@@ -148,6 +159,40 @@ class SqlAlertRepository:
                 ],
             )
         return queued
+
+    def _move(self, moves: Sequence[AlertChange], now: datetime) -> list[str]:
+        """Move each order of ``moves`` from its ``before`` to its ``after`` state in one
+        statement, only where it still holds ``before``; returns the orders moved."""
+        rows = []
+        for change in moves:
+            before, after = change.before, change.after
+            assert before is not None
+            rows.append(
+                (
+                    change.alert.order_id,
+                    before.state.value,
+                    before.episode_start,
+                    after.state.value,
+                    after.episode_start,
+                    after.as_of,
+                )
+            )
+        v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
+        guarded = (
+            update(_STATE)
+            .where(
+                self._backend.among(_A.order_id, "ids"),
+                _A.order_id == v.c.order_id,
+                _A.state == v.c.before_state,
+                _A.episode_start == v.c.before_start,
+            )
+            .values(
+                state=v.c.state, episode_start=v.c.episode_start, as_of=v.c.as_of, alerted_at=now
+            )
+            .returning(_A.order_id)  # not rowcount: drivers may not report it
+        )
+        ids = sorted(row[0] for row in rows)
+        return list(self._connection.execute(guarded, {"ids": ids}).scalars())
 
     def pending(self, limit: int) -> list[SlaAlert]:
         rows = self._connection.execute(
