@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
+    ColumnClause,
     Connection,
     String,
     Table,
+    Update,
+    bindparam,
     column,
     delete,
     func,
@@ -30,8 +34,9 @@ from infra.db.backend import backend_for
 from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState, UtcDateTime
 from infra.db.sla_policy import sla_policy
 
-#: keep IN lists well under SQLite's limit of bound parameters
-_IN_CHUNK = 5000
+if TYPE_CHECKING:
+    from infra.db.backend import SqlBackend
+
 _SALES = cast(Table, Sale.__table__)
 _STATE = cast(Table, SlaAlertState.__table__)
 _OUTBOX = cast(Table, SlaAlertOutbox.__table__)
@@ -41,8 +46,9 @@ _SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
 _ALERTING = sorted(state.value for state in ALERT_STATES)
 #: state moves per statement: six bound values each, well under SQLite's limit
 _MOVES_PER_STATEMENT = 1000
+_MOVE_KEYS = ("o", "bs", "be", "s", "e", "a")
 #: one state move: the order, the state it must still hold, the state it takes
-_MOVE_COLUMNS = (
+_MOVE_COLUMNS: tuple[ColumnClause[Any], ...] = (
     column("order_id", String),
     column("before_state", String),
     column("before_start", UtcDateTime),
@@ -163,36 +169,27 @@ class SqlAlertRepository:
     def _move(self, moves: Sequence[AlertChange], now: datetime) -> list[str]:
         """Move each order of ``moves`` from its ``before`` to its ``after`` state in one
         statement, only where it still holds ``before``; returns the orders moved."""
-        rows = []
-        for change in moves:
+        params: dict[str, Any] = {"now": now}
+        for i, change in enumerate(moves):
             before, after = change.before, change.after
             assert before is not None
-            rows.append(
-                (
-                    change.alert.order_id,
-                    before.state.value,
-                    before.episode_start,
-                    after.state.value,
-                    after.episode_start,
-                    after.as_of,
-                )
+            params.update(
+                {
+                    f"o{i}": change.alert.order_id,
+                    f"bs{i}": before.state.value,
+                    f"be{i}": before.episode_start,
+                    f"s{i}": after.state.value,
+                    f"e{i}": after.episode_start,
+                    f"a{i}": after.as_of,
+                }
             )
-        v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
-        guarded = (
-            update(_STATE)
-            .where(
-                self._backend.among(_A.order_id, "ids"),
-                _A.order_id == v.c.order_id,
-                _A.state == v.c.before_state,
-                _A.episode_start == v.c.before_start,
-            )
-            .values(
-                state=v.c.state, episode_start=v.c.episode_start, as_of=v.c.as_of, alerted_at=now
-            )
-            .returning(_A.order_id)  # not rowcount: drivers may not report it
+        size = _padded(len(moves))
+        for i in range(len(moves), size):  # repeat the last move: same guard, same effect
+            params.update({f"{k}{i}": params[f"{k}{len(moves) - 1}"] for k in _MOVE_KEYS})
+        params["ids"] = sorted({change.alert.order_id for change in moves})
+        return list(
+            self._connection.execute(_moves_statement(self._backend, size), params).scalars()
         )
-        ids = sorted(row[0] for row in rows)
-        return list(self._connection.execute(guarded, {"ids": ids}).scalars())
 
     def pending(self, limit: int) -> list[SlaAlert]:
         rows = self._connection.execute(
@@ -202,9 +199,10 @@ class SqlAlertRepository:
 
     def forget(self, alert_ids: Collection[str]) -> None:
         ids = sorted(alert_ids)
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i : i + _IN_CHUNK]
-            self._connection.execute(delete(_OUTBOX).where(_O.alert_id.in_(chunk)))
+        size = self._backend.ids_per_statement or len(ids) or 1
+        forget = delete(_OUTBOX).where(self._backend.among(_O.alert_id, "ids"))
+        for i in range(0, len(ids), size):
+            self._connection.execute(forget, {"ids": ids[i : i + size]})
 
     def count_alerting(self) -> dict[SlaState, int]:
         states = sorted(state.value for state in ALERT_STATES)
@@ -234,3 +232,38 @@ def _subject(row: Any) -> AlertSubject:
         else None
     )
     return AlertSubject(order, row.status_at, last)
+
+
+def _padded(n: int) -> int:
+    """The next power of two from ``n``: a few statement shapes, each compiled once."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+@cache
+def _moves_statement(backend: SqlBackend, size: int) -> Update:
+    """The guarded move of ``size`` orders' alert states (bound values ``o0``..)."""
+    rows: list[tuple[Any, ...]] = [
+        tuple(
+            bindparam(f"{k}{i}", type_=c.type)
+            for k, c in zip(_MOVE_KEYS, _MOVE_COLUMNS, strict=True)
+        )
+        for i in range(size)
+    ]
+    v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
+    result: Update = (
+        update(_STATE)
+        .where(
+            backend.among(_A.order_id, "ids"),
+            _A.order_id == v.c.order_id,
+            _A.state == v.c.before_state,
+            _A.episode_start == v.c.before_start,
+        )
+        .values(
+            state=v.c.state,
+            episode_start=v.c.episode_start,
+            as_of=v.c.as_of,
+            alerted_at=bindparam("now", type_=UtcDateTime),
+        )
+        .returning(_A.order_id)  # not rowcount: drivers may not report it
+    )
+    return result
