@@ -174,8 +174,10 @@ class PostgresOrderRepository(SqlOrderRepository):
         self, table: Table, values: Sequence[tuple[Any, ...]]
     ) -> CursorResult[*tuple[Any, ...]]:
         if not self._staged:
-            # once per transaction: a table created in a rolled-back one is gone
-            self._conn.exec_driver_sql(copy_staging.create_stages_sql())
+            # once per transaction: a table created in a rolled-back one is gone. No JIT:
+            # compiling costs more than these short statements run, and the estimates
+            # that would trigger it are largest on the tables with no statistics.
+            self._conn.exec_driver_sql(f"SET LOCAL jit = off; {copy_staging.create_stages_sql()}")
         elif table.name in self._staged:
             # emptied at commit only: clear what an earlier call of this transaction left
             self._conn.exec_driver_sql(f"DELETE FROM {copy_staging.stage(table).name}")
