@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnClause,
+    Connection,
+    String,
+    Table,
+    Update,
+    bindparam,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import (
+    values as sql_values,
+)
 
 from consumer.ports import AlertChange, AlertSubject
 from domain.alerts import ALERT_STATES, AlertedState, SlaAlert, encode_alert
@@ -14,11 +31,12 @@ from domain.events import ShippingTier
 from domain.sla import SlaInput, SlaPolicy, SlaState, TierPolicy
 from infra.db.apply_sql import insert_or_ignore
 from infra.db.backend import backend_for
-from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState
+from infra.db.models import Sale, SlaAlertOutbox, SlaAlertState, UtcDateTime
 from infra.db.sla_policy import sla_policy
 
-#: keep IN lists well under SQLite's limit of bound parameters
-_IN_CHUNK = 5000
+if TYPE_CHECKING:
+    from infra.db.backend import SqlBackend
+
 _SALES = cast(Table, Sale.__table__)
 _STATE = cast(Table, SlaAlertState.__table__)
 _OUTBOX = cast(Table, SlaAlertOutbox.__table__)
@@ -26,6 +44,18 @@ _S, _A, _O = _SALES.c, _STATE.c, _OUTBOX.c
 #: milestones after which an order is no longer open
 _SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
 _ALERTING = sorted(state.value for state in ALERT_STATES)
+#: state moves per statement: six bound values each, well under SQLite's limit
+_MOVES_PER_STATEMENT = 1000
+_MOVE_KEYS = ("o", "bs", "be", "s", "e", "a")
+#: one state move: the order, the state it must still hold, the state it takes
+_MOVE_COLUMNS: tuple[ColumnClause[Any], ...] = (
+    column("order_id", String),
+    column("before_state", String),
+    column("before_start", UtcDateTime),
+    column("state", String),
+    column("episode_start", UtcDateTime),
+    column("as_of", UtcDateTime),
+)
 _SUBJECT_COLUMNS = (
     _S.order_id,
     _S.created_at,
@@ -69,27 +99,32 @@ class SqlAlertRepository:
             )
         return policy
 
-    def _subjects(self, *conditions: Any) -> list[AlertSubject]:
+    def _subjects(self, params: dict[str, Any], *conditions: Any) -> list[AlertSubject]:
         query = (
             select(*_SUBJECT_COLUMNS)
             .select_from(_SALES.outerjoin(_STATE, _A.order_id == _S.order_id))
             .where(_S.awaiting_creation.is_(False), _S.created_at.is_not(None), *conditions)
         )
-        return [_subject(row) for row in self._connection.execute(query)]
+        return [_subject(row) for row in self._connection.execute(query, params)]
 
     def read_subjects(self, order_ids: Collection[str]) -> list[AlertSubject]:
         # a settled order (evaluated no earlier than its latest event) can only leave
         # an announced at_risk/breached: the others cannot move, so are not read
         settled = or_(*(column.is_not(None) for column in _SETTLED))
         movable = or_(~settled, _A.state.in_(_ALERTING))
+        # the ids as one list parameter: each one bound by the driver rather than
+        # processed by SQLAlchemy, and looked up by index on PostgreSQL
         ids = sorted(order_ids)
+        size = self._backend.ids_per_statement or len(ids) or 1
+        among = self._backend.among(_S.order_id, "ids")
         subjects: list[AlertSubject] = []
-        for i in range(0, len(ids), _IN_CHUNK):
-            subjects += self._subjects(_S.order_id.in_(ids[i : i + _IN_CHUNK]), movable)
+        for i in range(0, len(ids), size):
+            subjects += self._subjects({"ids": ids[i : i + size]}, among, movable)
         return subjects
 
     def read_open_subjects(self) -> list[AlertSubject]:
         return self._subjects(
+            {},
             *(column.is_(None) for column in _SETTLED),
             (_A.state.is_(None)) | (_A.state != SlaState.BREACHED.value),
         )
@@ -112,22 +147,9 @@ class SqlAlertRepository:
         if first:  # one statement; an order another writer announced first is skipped
             add = insert_or_ignore(self._backend, _STATE).returning(_A.order_id)
             moved.update(self._connection.execute(add, first).scalars())
-        for change in changes:
-            if change.before is None:
-                continue
-            row = values(change)
-            del row["order_id"]
-            guarded = (
-                update(_STATE)
-                .where(
-                    _A.order_id == change.alert.order_id,
-                    _A.state == change.before.state.value,
-                    _A.episode_start == change.before.episode_start,
-                )
-                .values(**row)
-                .returning(_A.order_id)  # not rowcount: drivers may not report it
-            )
-            moved.update(self._connection.execute(guarded).scalars())
+        moves = [change for change in changes if change.before is not None]
+        for i in range(0, len(moves), _MOVES_PER_STATEMENT):
+            moved.update(self._move(moves[i : i + _MOVES_PER_STATEMENT], now))
         queued = [change.alert for change in changes if change.alert.order_id in moved]
         if queued:
             self._connection.execute(
@@ -144,6 +166,31 @@ class SqlAlertRepository:
             )
         return queued
 
+    def _move(self, moves: Sequence[AlertChange], now: datetime) -> list[str]:
+        """Move each order of ``moves`` from its ``before`` to its ``after`` state in one
+        statement, only where it still holds ``before``; returns the orders moved."""
+        params: dict[str, Any] = {"now": now}
+        for i, change in enumerate(moves):
+            before, after = change.before, change.after
+            assert before is not None
+            params.update(
+                {
+                    f"o{i}": change.alert.order_id,
+                    f"bs{i}": before.state.value,
+                    f"be{i}": before.episode_start,
+                    f"s{i}": after.state.value,
+                    f"e{i}": after.episode_start,
+                    f"a{i}": after.as_of,
+                }
+            )
+        size = _padded(len(moves))
+        for i in range(len(moves), size):  # repeat the last move: same guard, same effect
+            params.update({f"{k}{i}": params[f"{k}{len(moves) - 1}"] for k in _MOVE_KEYS})
+        params["ids"] = sorted({change.alert.order_id for change in moves})
+        return list(
+            self._connection.execute(_moves_statement(self._backend, size), params).scalars()
+        )
+
     def pending(self, limit: int) -> list[SlaAlert]:
         rows = self._connection.execute(
             select(_O.payload).order_by(_O.queued_at, _O.alert_id).limit(limit)
@@ -152,9 +199,10 @@ class SqlAlertRepository:
 
     def forget(self, alert_ids: Collection[str]) -> None:
         ids = sorted(alert_ids)
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i : i + _IN_CHUNK]
-            self._connection.execute(delete(_OUTBOX).where(_O.alert_id.in_(chunk)))
+        size = self._backend.ids_per_statement or len(ids) or 1
+        forget = delete(_OUTBOX).where(self._backend.among(_O.alert_id, "ids"))
+        for i in range(0, len(ids), size):
+            self._connection.execute(forget, {"ids": ids[i : i + size]})
 
     def count_alerting(self) -> dict[SlaState, int]:
         states = sorted(state.value for state in ALERT_STATES)
@@ -184,3 +232,38 @@ def _subject(row: Any) -> AlertSubject:
         else None
     )
     return AlertSubject(order, row.status_at, last)
+
+
+def _padded(n: int) -> int:
+    """The next power of two from ``n``: a few statement shapes, each compiled once."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+@cache
+def _moves_statement(backend: SqlBackend, size: int) -> Update:
+    """The guarded move of ``size`` orders' alert states (bound values ``o0``..)."""
+    rows: list[tuple[Any, ...]] = [
+        tuple(
+            bindparam(f"{k}{i}", type_=c.type)
+            for k, c in zip(_MOVE_KEYS, _MOVE_COLUMNS, strict=True)
+        )
+        for i in range(size)
+    ]
+    v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
+    result: Update = (
+        update(_STATE)
+        .where(
+            backend.among(_A.order_id, "ids"),
+            _A.order_id == v.c.order_id,
+            _A.state == v.c.before_state,
+            _A.episode_start == v.c.before_start,
+        )
+        .values(
+            state=v.c.state,
+            episode_start=v.c.episode_start,
+            as_of=v.c.as_of,
+            alerted_at=bindparam("now", type_=UtcDateTime),
+        )
+        .returning(_A.order_id)  # not rowcount: drivers may not report it
+    )
+    return result

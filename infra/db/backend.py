@@ -103,6 +103,11 @@ class SqlBackend(ABC):
     ) -> SqlOrderRepository:
         """The apply path's repository on ``connection`` (inside its transaction)."""
 
+    def after_commit(self, engine: Engine, orders: SqlOrderRepository) -> None:  # noqa: B027
+        """Called after the apply path's transaction on ``orders`` committed (a no-op by
+        default; PostgreSQL keeps the planner's statistics current, see
+        ``infra.db.statistics``)."""
+
     def after_lock_timeout(self, engine: Engine) -> None:  # noqa: B027 -- a no-op by default
         """Called when a batch gave up waiting for a row lock (see ``infra.db.stuck``)."""
 

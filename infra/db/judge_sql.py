@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Update,
+    any_,
+    bindparam,
     case,
+    cast,
     false,
     func,
     null,
@@ -26,6 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from domain.lifecycle import INITIAL_STATUS, TRANSITIONS
 from infra.db.apply_sql import HISTORY, SALES
@@ -113,25 +118,76 @@ def recount_illegal(backend: SqlBackend) -> Update:
     return result
 
 
+#: a parameter or result that is a list of ids (PostgreSQL)
+ID_ARRAY = postgresql.ARRAY(String)
+
+
+def opaque(array: Select[Any]) -> Any:
+    """The array ``array`` selects, computed once before the statement (an init plan).
+
+    The planner cannot see into it and takes it for a few elements, so
+    ``key = ANY(...)`` on a unique key is an index lookup whatever its statistics
+    say; given a constant array or a subquery (planned as a join) it may prefer to
+    scan the whole table."""
+    return cast(array.scalar_subquery(), ID_ARRAY)
+
+
+def _judged_by_order(backend: SqlBackend) -> Select[Any]:
+    """:func:`_judged` (with ``event_id`` for ``id``), read one order at a time: a
+    lateral lookup by ``order_id`` per id of ``order_ids``, which the planner answers
+    from the history index whatever its statistics say (an ``order_id = ANY(...)``
+    over the table is a full scan to it while the table has none)."""
+    h = HISTORY.c
+    ids = func.unnest(cast(bindparam("order_ids"), ID_ARRAY))
+    o = ids.table_valued("order_id").render_derived(name="o")
+    previous = func.lag(h.status).over(
+        order_by=(h.occurred_at, h.status_rank, backend.binary_text(h.event_id))
+    )
+    ordered = (
+        select(h.event_id, h.status, h.legal, previous.label("previous"))
+        .where(h.order_id == o.c.order_id)
+        .lateral("ordered")
+    )
+    r = ordered.c
+    return select(
+        o.c.order_id, r.event_id, r.legal, legality(r.previous, r.status).label("v")
+    ).select_from(o.join(ordered, true()))
+
+
 @cache
 def rejudge_and_recount(backend: SqlBackend) -> Select[Any]:
     """Re-judge the history of ``order_ids`` and recount their ``illegal_transitions``
     in one round trip (data-modifying CTEs). Returns how many rows became illegal.
 
     The count is taken from the judged verdicts (a sibling CTE cannot see the history
-    update), which cover every history row of those orders.
+    update), which cover every history row of those orders. Every table is reached
+    by a unique or leading index key: the history rows to change by
+    ``event_id = ANY(<the changed ids>)``, an array the planner takes for a few
+    elements, and the ``sales`` rows by ``order_id = ANY(order_ids)``.
     """
-    judged = _judged(backend).cte("judged")
-    changed = _set_changed(judged).returning(HISTORY.c.legal).cte("changed")
+    judged = _judged_by_order(backend).cte("judged")
+    j, h, s = judged.c, HISTORY.c, SALES.c
+    differs = j.v.is_distinct_from(j.legal)
+    changed_ids = opaque(select(func.array_agg(j.event_id)).where(differs))
+    changed = (
+        update(HISTORY)
+        .where(h.event_id == any_(changed_ids), h.event_id == j.event_id, differs)
+        .values(legal=j.v)
+        .returning(h.legal)
+        .cte("changed")
+    )
     counts = (
-        select(judged.c.order_id, func.count().filter(judged.c.v == false()).label("n"))
-        .group_by(judged.c.order_id)
+        select(j.order_id, func.count().filter(j.v == false()).label("n"))
+        .group_by(j.order_id)
         .subquery("c")
     )
-    s = SALES.c
     recounted = (
         update(SALES)
-        .where(s.order_id == counts.c.order_id, s.illegal_transitions != counts.c.n)
+        .where(
+            backend.among(s.order_id, "order_ids"),
+            s.order_id == counts.c.order_id,
+            s.illegal_transitions != counts.c.n,
+        )
         .values(illegal_transitions=counts.c.n)
         .cte("recounted")
     )

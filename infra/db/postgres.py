@@ -19,7 +19,6 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    String,
     Table,
     any_,
     bindparam,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from infra.db import copy_staging, judge_sql
+from infra.db import copy_staging, judge_sql, statistics
 from infra.db.apply_sql import row_columns
 from infra.db.backend import SqlBackend, Upsert, percentile_cont_columns
 from infra.db.engine import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
@@ -77,13 +76,21 @@ class PostgresBackend(SqlBackend):
         return collate(column, "C")
 
     def among(self, column: Any, name: str) -> ColumnElement[bool]:
-        ids: ColumnElement[bool] = column == any_(cast(bindparam(name), postgresql.ARRAY(String)))
-        return ids
+        # opaque to the planner (judge_sql.opaque): a batch's ids are looked up by index
+        # even where they are most of a small table or the statistics are missing
+        ids = select(cast(bindparam(name), judge_sql.ID_ARRAY))
+        found: ColumnElement[bool] = column == any_(judge_sql.opaque(ids))
+        return found
 
     def order_repository(
         self, connection: Connection, clock: Callable[[], datetime] | None = None
     ) -> SqlOrderRepository:
         return PostgresOrderRepository(connection, self, clock)
+
+    def after_commit(self, engine: Engine, orders: SqlOrderRepository) -> None:
+        if isinstance(orders, PostgresOrderRepository) and orders.rows_written:
+            statistics.after_commit(engine, orders.rows_written)
+            orders.rows_written = 0
 
     def after_lock_timeout(self, engine: Engine) -> None:
         end_stuck_copies(engine)  # a frozen worker's locks: see infra.db.stuck
@@ -154,6 +161,8 @@ class PostgresOrderRepository(SqlOrderRepository):
         super().__init__(connection, backend, clock)
         #: staging tables written in this transaction
         self._staged: set[str] = set()
+        #: rows sent to the history insert and the sales upsert since the last commit
+        self.rows_written = 0
 
     def rejudge(self, order_ids: Collection[str]) -> int:
         if not order_ids:
@@ -165,12 +174,15 @@ class PostgresOrderRepository(SqlOrderRepository):
         self, table: Table, values: Sequence[tuple[Any, ...]]
     ) -> CursorResult[*tuple[Any, ...]]:
         if not self._staged:
-            # once per transaction: a table created in a rolled-back one is gone
-            self._conn.exec_driver_sql(copy_staging.create_stages_sql())
+            # once per transaction: a table created in a rolled-back one is gone. No JIT:
+            # compiling costs more than these short statements run, and the estimates
+            # that would trigger it are largest on the tables with no statistics.
+            self._conn.exec_driver_sql(f"SET LOCAL jit = off; {copy_staging.create_stages_sql()}")
         elif table.name in self._staged:
             # emptied at commit only: clear what an earlier call of this transaction left
             self._conn.exec_driver_sql(f"DELETE FROM {copy_staging.stage(table).name}")
         self._staged.add(table.name)
+        self.rows_written += len(values)
         driver = self._conn.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         with driver.cursor() as cursor, cursor.copy(copy_staging.copy_sql(table)) as copy:

@@ -77,6 +77,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         with database_errors():
             self.connection.commit()
+        self._backend.after_commit(self._engine, self.orders)
 
     def rollback(self) -> None:
         with database_errors():

@@ -1,0 +1,91 @@
+"""PostgreSQL: the planner's statistics of the apply path's tables, kept current by
+the writer itself.
+
+Without statistics (a fresh deployment, a bulk load, a restore) the planner takes
+``order_id = ANY(...)`` to match most of ``order_history`` and scans all of it, once
+per batch, for as long as autovacuum has not analysed the table. So after a
+committed batch the writer analyses ``order_history`` and ``sales`` when they were
+never analysed, and again each time it has written :data:`GROWTH_FACTOR` times the
+rows the statistics last described: a handful of ``ANALYZE`` over a table's life
+(each samples at most a fixed number of rows), none in the steady state. The apply
+statements are shaped to drive by index whatever the statistics say
+(:mod:`infra.db.judge_sql`); this keeps the estimates behind them sane as well.
+"""
+
+from __future__ import annotations
+
+import logging
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+#: analyse again once the rows written reach this multiple of the rows last described
+GROWTH_FACTOR = 4
+#: fewest rows written between two analyses (a table analysed while nearly empty)
+MIN_ROWS = 1000
+TABLES = ("order_history", "sales")
+
+#: the rows the statistics describe, and whether they are missing or stale (never
+#: analysed, or changed by more than the growth factor since: a bulk load)
+_DESCRIBED_SQL = text(
+    "SELECT coalesce(min(c.reltuples), -1), coalesce(bool_or("
+    " (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) OR c.reltuples < 0"
+    f" OR s.n_mod_since_analyze >= greatest(c.reltuples, 0) * {GROWTH_FACTOR - 1} + {MIN_ROWS}"
+    "), false) FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid"
+    " WHERE c.oid IN (to_regclass('order_history'), to_regclass('sales'))"
+)
+#: SKIP_LOCKED: an analysis already running (autovacuum's, another worker's) is enough
+_ANALYZE_SQL = text(f"ANALYZE (SKIP_LOCKED) {', '.join(TABLES)}")
+
+
+class TableStatistics:
+    """When one writer (one engine) last had the apply tables analysed."""
+
+    def __init__(self) -> None:
+        #: rows the statistics describe (None: not read yet)
+        self._described: float | None = None
+        #: rows written since then
+        self._written = 0
+
+    def due(self, written: int) -> bool:
+        """Count ``written`` rows of a committed batch; whether to look at the tables."""
+        self._written += written
+        if self._described is None:
+            return written > 0
+        return self._written >= max(self._described * (GROWTH_FACTOR - 1), MIN_ROWS)
+
+    def refresh(self, engine: Engine) -> bool:
+        """Analyse the tables if never analysed or grown; returns whether it did.
+
+        A database error is logged and left for the next batch: the batch it
+        follows is committed, and only the plans of later ones depend on this.
+        """
+        try:
+            with engine.connect() as conn:
+                described, stale = conn.execute(_DESCRIBED_SQL).one()
+                if not stale and self._described is None:
+                    self._described, self._written = float(described), 0
+                    return False
+                conn.execute(_ANALYZE_SQL)
+                self._described = float(conn.execute(_DESCRIBED_SQL).one()[0])
+                conn.commit()
+        except DBAPIError as error:
+            log.warning("could not analyse %s: %s", ", ".join(TABLES), error)
+            return False
+        self._written = 0
+        return True
+
+
+_by_engine: WeakKeyDictionary[Engine, TableStatistics] = WeakKeyDictionary()
+
+
+def after_commit(engine: Engine, written: int) -> None:
+    """After a committed batch that wrote ``written`` rows: analyse when due."""
+    statistics = _by_engine.get(engine)
+    if statistics is None:
+        statistics = _by_engine[engine] = TableStatistics()
+    if statistics.due(written):
+        statistics.refresh(engine)
