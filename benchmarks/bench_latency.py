@@ -93,11 +93,15 @@ def main() -> None:
     with psycopg.connect(libpq_url(base_url), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     url = base_url.rsplit("/", 1)[0] + f"/{database}"
+    load_before = os.getloadavg()
     try:
         result = measure(args, bootstrap, url, run)
     finally:
         with psycopg.connect(libpq_url(base_url), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    # the machine is shared: the load average (1, 5, 15 min) says how loaded the run was
+    result["load_avg_before"] = [round(x, 2) for x in load_before]
+    result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
 
 

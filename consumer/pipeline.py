@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from consumer.accounting import RunAccounting
@@ -79,6 +79,14 @@ class BatchPipeline:
     def pending(self) -> int:
         """Messages in the batch in flight (0 when there is none)."""
         return self._in_flight.batch.size if self._in_flight is not None else 0
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the batch in flight to be applied (not yet
+        finished); whether it has been (``True`` when there is none)."""
+        if self._in_flight is None:
+            return True
+        done, _ = wait([self._in_flight.outcome], timeout=timeout_s)
+        return bool(done)
 
     def submit(
         self, pool: ThreadPoolExecutor, batch: DecodedBatch, apply: Callable[[], BatchOutcome]

@@ -22,15 +22,14 @@ from consumer.accounting import RunAccounting
 from consumer.alerts import AlertDesk
 from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
 from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch
-from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import RetriesAbandoned
+from consumer.gather import Gatherer
 from consumer.idle import IdleRules
 from consumer.metrics import ConsumerMetrics
 from consumer.pipeline import BatchPipeline
 from consumer.ports import (
     BrokerContact,
-    FencedMember,
     GroupMember,
     MessageSource,
     PartitionOwner,
@@ -116,6 +115,7 @@ class Worker:
             alerts=alerts,
             pause_before_offset_commit_s=config.pause_before_offset_commit_s,
         )
+        self._gather = Gatherer(source, self._pipeline, self._retry, config.batch_wait_s)
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined
@@ -177,20 +177,18 @@ class Worker:
                 )
                 if wanted <= 0:
                     return f"max events {cfg.max_events}"
-            messages = self._retry(
-                "poll", functools.partial(self._source.poll_batch, wanted, cfg.batch_wait_s)
-            )
+            gathered = self._gather.next_batch(wanted)
             idle.polled()
-            if not messages:
+            batch = gathered.batch
+            if not batch.size:
                 if self._pipeline.pending:
                     self._pipeline.finish()  # nothing to overlap with: commit it now
                     idle.worked()
                 elif (reason := idle.reason_to_stop()) is not None:
                     return reason
                 continue
-            # decoding (with the history payloads) and the database-free part of
-            # applying overlap the transaction of the batch before, on the other thread
-            batch = decode_batch(messages)
+            # the database-free part of applying overlaps the transaction of the batch
+            # before when it is still running (a full batch under a backlog)
             prepared = prepare(batch.events)
             if self._pipeline.finish().fenced:
                 # the batch before was read under an assignment that is gone: this one
@@ -198,7 +196,7 @@ class Worker:
                 self._pipeline.rewind(batch)
                 continue
             self._pipeline.dead_letter(batch.rejected)
-            apply = functools.partial(self._apply, batch, prepared, self._owners(batch))
+            apply = functools.partial(self._apply, batch, prepared, gathered.owners)
             self._pipeline.submit(pool, batch, apply)
             idle.worked()
         return "stop requested"
@@ -223,13 +221,6 @@ class Worker:
 
     def _unreachable(self) -> str | None:
         return self._source.unreachable() if isinstance(self._source, BrokerContact) else None
-
-    def _owners(self, batch: DecodedBatch) -> Mapping[tuple[str, int], PartitionOwner]:
-        """The owner epochs the batch's partitions are held under now (none: unfenced)."""
-        if not isinstance(self._source, FencedMember):
-            return {}
-        owners = self._source.owners()
-        return {tp: owners[tp] for tp in batch.next_offsets if tp in owners}
 
     def _tend_alerts(self) -> None:
         """At start-up and every sweep period: finish the batch in flight (so the sweep
