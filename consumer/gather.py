@@ -10,8 +10,9 @@ the batch wait, so the loop can check its stop rules).
 While the batch before is applied, what arrives is taken in every
 ``GATHER_SLICE_S`` and decoded at once, overlapping that transaction. Each
 partition's owner epoch is taken when its first message of the batch was read:
-if the group moves a partition meanwhile, the batch is fenced in the database and
-read again rather than recorded under an owner that is gone.
+a revoke drops what is held (read again from the committed offsets), and a
+partition lost meanwhile fences the batch in the database rather than recording
+it under an owner that is gone.
 """
 
 from __future__ import annotations
@@ -80,38 +81,43 @@ class Gatherer:
         self._owners_now: Callable[[], Owners] = lambda: {}
         if isinstance(source, FencedMember):
             self._owners_now = source.owners
+        self.drop_held()
 
     def next_batch(self, wanted: int) -> Gathered:
         """Up to ``wanted`` messages, decoded; empty when none arrived in the batch
         wait, or when the batch in flight was applied before any arrived (so the
         loop commits it at once)."""
-        owners: dict[tuple[str, int], PartitionOwner] = {}
+        self.drop_held()
         if not self._pipeline.pending:
-            part = self._read(wanted, self._batch_wait_s, owners)
-            return Gathered(part, owners)
-        parts: list[DecodedBatch] = []
-        held = 0
-        while held < wanted:
-            applied = self._pipeline.wait(self._slice_s)
-            part = self._read(wanted - held, 0.0, owners)
-            if part.size:
-                parts.append(part)
-                held += part.size
-            if applied:
-                break
+            self._read(wanted, self._batch_wait_s)
+        else:
+            while self._held_size < wanted:
+                applied = self._pipeline.wait(self._slice_s)
+                self._read(wanted - self._held_size, 0.0)
+                if applied:
+                    break
+        parts, owners = self._held, self._owners
+        self.drop_held()
         return Gathered(merged(parts) if parts else DecodedBatch([], []), owners)
 
-    def _read(
-        self, wanted: int, timeout_s: float, owners: dict[tuple[str, int], PartitionOwner]
-    ) -> DecodedBatch:
+    def drop_held(self) -> None:
+        """Forget the messages gathered so far: on a revoke, before the partitions are
+        given up -- the next owner (this member again, perhaps) reads them from the
+        committed offsets, so they are neither lost nor applied under an old epoch."""
+        self._held: list[DecodedBatch] = []
+        self._held_size = 0
+        self._owners: dict[tuple[str, int], PartitionOwner] = {}
+
+    def _read(self, wanted: int, timeout_s: float) -> None:
         messages: list[RawMessage] = self._retry(
             "poll", functools.partial(self._source.poll_batch, wanted, timeout_s)
         )
         if not messages:
-            return DecodedBatch([], [])
+            return
         part = decode_batch(messages)
         now = self._owners_now()
         for tp in part.next_offsets:
-            if tp not in owners and tp in now:
-                owners[tp] = now[tp]
-        return part
+            if tp not in self._owners and tp in now:
+                self._owners[tp] = now[tp]
+        self._held.append(part)
+        self._held_size += part.size

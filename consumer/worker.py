@@ -38,6 +38,7 @@ from consumer.ports import (
 from consumer.retry import Backoff, Retrier
 from consumer.shutdown import StopFlag
 from consumer.tuning import interpreter_tuned
+from infra.defaults import DEFAULT_BATCH_WAIT_S
 
 log = logging.getLogger(__name__)
 __all__ = ["RunSummary", "Worker", "WorkerConfig"]
@@ -46,6 +47,10 @@ __all__ = ["RunSummary", "Worker", "WorkerConfig"]
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     """How the loop batches and when a bounded run ends.
+
+    A batch goes when it holds ``batch_size`` messages or as soon as the batch
+    before it has been applied; ``batch_wait_s`` bounds a poll with no batch in
+    flight (``consumer.gather``).
 
     ``until_idle_s`` counts from the first assignment (a slow group join is not
     idleness); a member that is never assigned anything stops after
@@ -57,7 +62,7 @@ class WorkerConfig:
 
     consumer_group: str
     batch_size: int = DEFAULT_BATCH_SIZE
-    batch_wait_s: float = 0.5
+    batch_wait_s: float = DEFAULT_BATCH_WAIT_S
     until_idle_s: float | None = None
     max_events: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
@@ -119,7 +124,7 @@ class Worker:
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined
-            source.set_before_revoke(self._pipeline.finish)
+            source.set_before_revoke(self._before_revoke)
 
     def run(self) -> RunSummary:
         """Loop until a bound or a stop; an unexpected error propagates after closing."""
@@ -190,10 +195,11 @@ class Worker:
             # the database-free part of applying overlaps the transaction of the batch
             # before when it is still running (a full batch under a backlog)
             prepared = prepare(batch.events)
-            if self._pipeline.finish().fenced:
+            finished = self._pipeline.finish()
+            if finished.fenced:
                 # the batch before was read under an assignment that is gone: this one
                 # too, so it is read again rather than applied
-                self._pipeline.rewind(batch)
+                self._pipeline.rewind(batch, rewound=finished.rewound)
                 continue
             self._pipeline.dead_letter(batch.rejected)
             apply = functools.partial(self._apply, batch, prepared, gathered.owners)
@@ -221,6 +227,12 @@ class Worker:
 
     def _unreachable(self) -> str | None:
         return self._source.unreachable() if isinstance(self._source, BrokerContact) else None
+
+    def _before_revoke(self) -> None:
+        """Finish the batch in flight while its partitions are still ours; what was
+        gathered after it is read again by whoever owns them next."""
+        self._pipeline.finish()
+        self._gather.drop_held()
 
     def _tend_alerts(self) -> None:
         """At start-up and every sweep period: finish the batch in flight (so the sweep
