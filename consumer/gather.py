@@ -4,8 +4,7 @@ A batch goes when it is full, or -- with whatever has arrived by then -- as soon
 as the batch before it has been applied, rather than after a fixed wait. Under a
 steady stream the batch size follows the apply time, so an event waits about one
 apply before its own starts; under a backlog every batch is full. With no batch
-in flight, the poll returns as soon as the first messages arrive (or empty after
-the batch wait, so the loop can check its stop rules).
+in flight, one poll waits up to the batch wait to fill it.
 
 While the batch before is applied, what arrives is taken in every
 ``GATHER_SLICE_S`` and decoded at once, overlapping that transaction. Each

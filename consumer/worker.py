@@ -49,8 +49,8 @@ class WorkerConfig:
     """How the loop batches and when a bounded run ends.
 
     A batch goes when it holds ``batch_size`` messages or as soon as the batch
-    before it has been applied; ``batch_wait_s`` bounds a poll with no batch in
-    flight (``consumer.gather``).
+    before it has been applied; with none in flight, a poll waits up to
+    ``batch_wait_s`` to fill it (``consumer.gather``).
 
     ``until_idle_s`` counts from the first assignment (a slow group join is not
     idleness); a member that is never assigned anything stops after

@@ -211,13 +211,8 @@ class KafkaMessageSource:
     # -- MessageSource ------------------------------------------------------------------
 
     def poll_batch(self, max_messages: int, timeout_s: float) -> list[RawMessage]:
-        """Up to ``max_messages``: waits up to ``timeout_s`` for the first, then takes
-        those that have already arrived without waiting to fill (the loop decides
-        when a batch goes; ``consumer.gather``)."""
         try:
-            messages = self._consumer.consume(num_messages=1, timeout=timeout_s)
-            if messages and max_messages > 1:
-                messages += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout_s)
         except KafkaException as error:
             raise broker_error(error, "consume") from error
         self._contact.after_poll(bool(messages))
