@@ -3,7 +3,7 @@
 Rows reach the database as a multi-row ``VALUES`` list; ids as an expanding ``IN``
 list, kept well under SQLite's limit of bound parameters. SQLite has no
 data-modifying CTE, so re-judging is an update of the changed flags followed by
-a recount. Times are stored as ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text.
+a recount. Times are stored as integer microseconds since 1970 UTC.
 """
 
 from __future__ import annotations
@@ -16,19 +16,23 @@ from sqlalchemy import (
     URL,
     ColumnElement,
     Connection,
-    CursorResult,
     Engine,
+    Insert,
+    Numeric,
+    Result,
     Table,
     bindparam,
     create_engine,
     event,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
 from infra.db import judge_sql
 from infra.db.apply_sql import row_columns
 from infra.db.backend import SqlBackend, Upsert
 from infra.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from infra.db.models import UtcDateTime, utc_micros
 from infra.db.repository import SqlOrderRepository
 
 
@@ -77,30 +81,19 @@ class SqliteBackend(SqlBackend):
         return SqliteOrderRepository(connection, self, clock)
 
     def epoch_us(self, column: str) -> str:
-        # Whole seconds from the first 19 characters: strftime('%s') of the full text
-        # rounds the fraction to the millisecond (.9995 would read a second late);
-        # julianday() floats are not exact either.
-        return (
-            f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000"
-            f" + CAST(substr({column} || '000000', 21, 6) AS INTEGER))"
-        )
+        return column  # stored as integer microseconds (models.UtcDateTime)
 
     def now_us(self) -> str:
         return "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
 
     def timestamp(self, micros: str) -> str:
-        # text in SQLAlchemy's format, so a UtcDateTime column reads it back
-        return (
-            f"(datetime({micros} / 1000000, 'unixepoch') || '.'"
-            f" || substr('000000' || ({micros} % 1000000), -6))"
-        )
+        return micros  # the storage of a time: a UtcDateTime column reads it back
 
     def day(self, column: str) -> str:
-        return f"substr({column}, 1, 10)"
+        return f"date({column} / 1000000, 'unixepoch')"
 
     def reached(self, column: str, as_of_us: str, value: bool) -> str:
-        result = self.epoch_us(column) if value else "1"
-        return f"CASE WHEN {self.epoch_us(column)} <= {as_of_us} THEN {result} END"
+        return f"CASE WHEN {column} <= {as_of_us} THEN {column if value else '1'} END"
 
     def percentile_select(
         self,
@@ -157,9 +150,64 @@ class SqliteOrderRepository(SqlOrderRepository):
             self._conn.execute(recount, {"order_ids": list(chunk)})
         return illegal
 
-    def _write(
-        self, table: Table, values: Sequence[tuple[Any, ...]]
-    ) -> CursorResult[*tuple[Any, ...]]:
+    def _write(self, table: Table, values: Sequence[tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
+        # Straight to the driver: SQLAlchemy's per-value bind processing cost as much
+        # as SQLite's own work here. Values are converted per column, as the types would.
+        plan = _values_plan(self._statement(table), table)
+        rows = [plan.convert(v) for v in values]
+        found: list[Any] = []
+        for start in range(0, len(rows), plan.rows_per_statement):
+            chunk = rows[start : start + plan.rows_per_statement]
+            sql = plan.sql(len(chunk))
+            flat = tuple(value for row in chunk for value in row)
+            found.extend(self._conn.exec_driver_sql(sql, flat).all())
+        return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
+
+
+#: bound values per statement: SQLite's smallest default limit (3.32 on)
+_MAX_VARIABLES = 32766
+
+
+class _ValuesPlan:
+    """A statement as SQL text with a ``VALUES`` list of any length, and the per-column
+    conversion of a row to the driver's values."""
+
+    def __init__(self, statement: Insert, table: Table) -> None:
         names = row_columns(table)
-        rows = [dict(zip(names, v, strict=True)) for v in values]
-        return self._conn.execute(self._statement(table), rows)
+        compiled = statement.compile(dialect=_DIALECT, column_keys=list(names))
+        if tuple(compiled.positiontup or ()) != names:
+            raise AssertionError(f"{table.name}: parameters {compiled.positiontup} != {names}")
+        one = "(" + ", ".join("?" * len(names)) + ")"
+        head, found, tail = compiled.string.partition(f"VALUES {one}")
+        if not found or one in tail:
+            raise AssertionError(f"{table.name}: no single VALUES row in {compiled.string}")
+        self._head, self._one, self._tail = f"{head}VALUES ", one, tail
+        self.returning = [d["name"] for d in statement.returning_column_descriptions]
+        self.rows_per_statement = _MAX_VARIABLES // len(names)
+        types = [table.c[name].type for name in names]
+        self._times = [i for i, t in enumerate(types) if isinstance(t, UtcDateTime)]
+        self._numbers = [i for i, t in enumerate(types) if isinstance(t, Numeric)]
+
+    def sql(self, rows: int) -> str:
+        return self._head + ", ".join([self._one] * rows) + self._tail
+
+    def convert(self, values: tuple[Any, ...]) -> list[Any]:
+        row = list(values)
+        for i in self._times:
+            if (at := row[i]) is not None:
+                row[i] = utc_micros(at)
+        for i in self._numbers:
+            if (number := row[i]) is not None:
+                row[i] = float(number)  # as SQLAlchemy binds Numeric on SQLite
+        return row
+
+
+_DIALECT = sqlite.dialect(paramstyle="qmark")
+_plans: dict[Insert, _ValuesPlan] = {}
+
+
+def _values_plan(statement: Insert, table: Table) -> _ValuesPlan:
+    plan = _plans.get(statement)
+    if plan is None:
+        plan = _plans[statement] = _ValuesPlan(statement, table)
+    return plan
