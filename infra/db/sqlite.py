@@ -95,6 +95,12 @@ class SqliteBackend(SqlBackend):
     def reached(self, column: str, as_of_us: str, value: bool) -> str:
         return f"CASE WHEN {column} <= {as_of_us} THEN {column if value else '1'} END"
 
+    def fence(self) -> str:
+        # An OFFSET keeps SQLite from flattening the CTE into its users, which would
+        # evaluate the deadline expression once per use (measured: fill 2.5 -> 1.6 s
+        # over 200k orders).
+        return "LIMIT -1 OFFSET 0"
+
     def percentile_select(
         self,
         columns: Sequence[str],
@@ -105,34 +111,66 @@ class SqliteBackend(SqlBackend):
         percentiles: Sequence[tuple[str, float]],
     ) -> str:
         # PostgreSQL's percentile_cont written with ROW_NUMBER/COUNT windows, in the
-        # same floating-point operations, so both backends return the same numbers
-        partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
-        windows = []
-        every = list(columns)
-        for metric in metrics:
-            null_split = (
-                f"{partition}, {metric}_s IS NULL" if keys else f"PARTITION BY {metric}_s IS NULL"
+        # same floating-point operations, so both backends return the same numbers.
+        # Each metric is ranked on its own narrow rows (its non-NULL values and the
+        # keys) and only the rows at the interpolation ranks are aggregated: windows
+        # over the whole wide row cost most of a report. ``group_by`` is implied by
+        # ``keys`` (groups are joined back on them, ``IS`` matching NULL keys).
+        key_names = [f"k{i}" for i in range(len(keys))]
+        keyed = "".join(f"{key} AS {name}, " for key, name in zip(keys, key_names, strict=True))
+        partition = f"PARTITION BY {', '.join(key_names)}" if keys else ""
+        grouped = f" GROUP BY {', '.join(key_names)}" if keys else ""
+        ctes = [f"src AS MATERIALIZED ({source})"]
+        ctes.append(f"agg AS (SELECT {keyed}{', '.join(columns)} FROM src AS o{grouped})")
+        joins, picked = [], []
+        for n, metric in enumerate(metrics):
+            ranks = ", ".join(
+                f"{_position(fraction)[0]} + 1, {_position(fraction)[1]} + 1"
+                for _, fraction in percentiles
             )
-            windows.append(
-                f"ROW_NUMBER() OVER ({null_split} ORDER BY {metric}_s) AS {metric}_rn, "
-                f"COUNT({metric}_s) OVER ({partition}) AS {metric}_n"
+            ranked = (
+                f"SELECT {', '.join([*key_names, 'v'])}, ROW_NUMBER() OVER "
+                f"({partition} ORDER BY v) AS rn, COUNT(*) OVER ({partition}) AS n"
+                f" FROM (SELECT {keyed}{metric}_s AS v FROM src AS o"
+                f" WHERE {metric}_s IS NOT NULL)"
             )
-            every += [
-                f"{_percentile(metric, fraction)} AS {metric}_{label}_s"
+            values = ", ".join(
+                f"{_interpolated(fraction)} AS {metric}_{label}_s"
                 for label, fraction in percentiles
-            ]
-        ranked = f"SELECT o.*, {', '.join(windows)} FROM ({source}) AS o"
-        return f"WITH ranked AS ({ranked})\nSELECT {', '.join(every)}\nFROM ranked\n{group_by}"
+            )
+            ctes.append(
+                f"m{n} AS (SELECT {''.join(f'{k}, ' for k in key_names)}{values}"
+                f" FROM ({ranked}) WHERE rn IN ({ranks}){grouped})"
+            )
+            on = " AND ".join(f"m{n}.{k} IS agg.{k}" for k in key_names) or "1"
+            joins.append(f"LEFT JOIN m{n} ON {on}")
+            picked += [f"m{n}.{metric}_{label}_s" for label, _ in percentiles]
+        named = [f"agg.{_name(column)}" for column in columns]
+        order = f"ORDER BY {', '.join(f'agg.{k}' for k in key_names)}" if keys else ""
+        body = ",\n".join(ctes)
+        return (
+            f"WITH {body}\nSELECT {', '.join(named + picked)}\nFROM agg {' '.join(joins)}\n{order}"
+        )
 
 
-def _percentile(metric: str, fraction: float) -> str:
-    # position = fraction * (n - 1); value = v[lo] + (v[hi] - v[lo]) * (position - lo)
-    n, rn, v = f"{metric}_n", f"{metric}_rn", f"{metric}_s"
-    pos = f"({fraction!r} * ({n} - 1))"
+def _name(column: str) -> str:
+    """The output name of a SELECT item written ``expression AS name``."""
+    return column.rsplit(" AS ", 1)[1]
+
+
+def _position(fraction: float) -> tuple[str, str]:
+    """The 0-based ranks interpolated between for ``fraction`` of ``n`` values."""
+    pos = f"({fraction!r} * (n - 1))"
     lo = f"CAST({pos} AS INTEGER)"
-    hi = f"(CASE WHEN {pos} > {lo} THEN {lo} + 1 ELSE {lo} END)"
-    low_value = f"MAX(CASE WHEN {rn} = {lo} + 1 THEN {v} END)"
-    high_value = f"MAX(CASE WHEN {rn} = {hi} + 1 THEN {v} END)"
+    return lo, f"(CASE WHEN {pos} > {lo} THEN {lo} + 1 ELSE {lo} END)"
+
+
+def _interpolated(fraction: float) -> str:
+    # position = fraction * (n - 1); value = v[lo] + (v[hi] - v[lo]) * (position - lo)
+    lo, hi = _position(fraction)
+    pos = f"({fraction!r} * (n - 1))"
+    low_value = f"MAX(CASE WHEN rn = {lo} + 1 THEN v END)"
+    high_value = f"MAX(CASE WHEN rn = {hi} + 1 THEN v END)"
     return f"{low_value} + ({high_value} - {low_value}) * MAX({pos} - {lo})"
 
 
