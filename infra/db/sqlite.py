@@ -35,6 +35,9 @@ from infra.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from infra.db.models import UtcDateTime, utc_micros
 from infra.db.repository import SqlOrderRepository
 
+#: page cache per connection, in KiB (filled only as pages are read)
+CACHE_KIB = 65536
+
 
 class SqliteBackend(SqlBackend):
     ids_per_statement: ClassVar[int | None] = 5000
@@ -51,6 +54,10 @@ class SqliteBackend(SqlBackend):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # SQLite's default page cache (2 MB) thrashes once the history's indexes
+            # outgrow it: every random insert re-reads pages (history insert measured
+            # 33 -> 14 us a row at 80k rows with 64 MB)
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -109,6 +116,8 @@ class SqliteBackend(SqlBackend):
         group_by: str,
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
+        *,
+        reread: bool = False,
     ) -> str:
         # PostgreSQL's percentile_cont written with ROW_NUMBER/COUNT windows, in the
         # same floating-point operations, so both backends return the same numbers.
@@ -120,7 +129,9 @@ class SqliteBackend(SqlBackend):
         keyed = "".join(f"{key} AS {name}, " for key, name in zip(keys, key_names, strict=True))
         partition = f"PARTITION BY {', '.join(key_names)}" if keys else ""
         grouped = f" GROUP BY {', '.join(key_names)}" if keys else ""
-        ctes = [f"src AS MATERIALIZED ({source})"]
+        # a view is evaluated once, a table read where used (copying it cost more)
+        hint = "NOT MATERIALIZED" if reread else "MATERIALIZED"
+        ctes = [f"src AS {hint} ({source})"]
         ctes.append(f"agg AS (SELECT {keyed}{', '.join(columns)} FROM src AS o{grouped})")
         joins, picked = [], []
         for n, metric in enumerate(metrics):
@@ -198,7 +209,8 @@ class SqliteOrderRepository(SqlOrderRepository):
             chunk = rows[start : start + plan.rows_per_statement]
             sql = plan.sql(len(chunk))
             flat = tuple(value for row in chunk for value in row)
-            found.extend(self._conn.exec_driver_sql(sql, flat).all())
+            # the driver's rows as they are: no column here needs a result type
+            found.extend(self._conn.exec_driver_sql(sql, flat).cursor.fetchall())
         return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
 
 
