@@ -139,11 +139,17 @@ class SqliteBackend(SqlBackend):
                 f"{_position(fraction)[0]} + 1, {_position(fraction)[1]} + 1"
                 for _, fraction in percentiles
             )
+            # n from a grouped count joined on the keys: a COUNT window over a partition
+            # buffers the whole partition (measured 25% of each metric's ranking)
+            narrow = f"SELECT {keyed}{metric}_s AS v FROM src AS o WHERE {metric}_s IS NOT NULL"
+            keys_of = "".join(f"w.{k} AS {k}, " for k in key_names)
+            same = " AND ".join(f"w.{k} IS c.{k}" for k in key_names) or "1"
             ranked = (
-                f"SELECT {', '.join([*key_names, 'v'])}, ROW_NUMBER() OVER "
-                f"({partition} ORDER BY v) AS rn, COUNT(*) OVER ({partition}) AS n"
-                f" FROM (SELECT {keyed}{metric}_s AS v FROM src AS o"
-                f" WHERE {metric}_s IS NOT NULL)"
+                f"SELECT {keys_of}w.v AS v, w.rn AS rn, c.n AS n FROM (SELECT"
+                f" {''.join(f'{k}, ' for k in key_names)}v, ROW_NUMBER() OVER"
+                f" ({partition} ORDER BY v) AS rn FROM ({narrow})) AS w JOIN (SELECT"
+                f" {''.join(f'{k}, ' for k in key_names)}COUNT(*) AS n FROM ({narrow}){grouped})"
+                f" AS c ON {same}"
             )
             values = ", ".join(
                 f"{_interpolated(fraction)} AS {metric}_{label}_s"
