@@ -24,8 +24,9 @@ TARGET_S_PER_MILLION = 10.0
 
 
 def _ts(expr: str) -> str:
-    # SQLAlchemy's own SQLite storage format for DateTime
-    return f"strftime('%Y-%m-%d %H:%M:%S', {expr}) || '.000000'"
+    # a Julian day as the pipeline stores a time on SQLite: integer microseconds since
+    # 1970 UTC (whole seconds here)
+    return f"CAST(({expr} - 2440587.5) * 86400 AS INTEGER) * 1000000"
 
 
 LOAD_SQL = f"""

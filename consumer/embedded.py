@@ -33,6 +33,8 @@ class EventRecord(Protocol):
     def event(self) -> Event | None: ...
     @property
     def error(self) -> EventDecodeError | None: ...
+    @property
+    def payload(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ class IngestReport:
 
 
 def ingest_events(
-    items: Iterable[Event | RejectedRow],
+    items: Iterable[Event | ReceivedEvent | RejectedRow],
     unit_of_work: Callable[[], UnitOfWork],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -99,7 +101,7 @@ def ingest_events(
             if on_reject is not None:
                 on_reject(item)
             continue
-        pending.append(ReceivedEvent(item))
+        pending.append(item if isinstance(item, ReceivedEvent) else ReceivedEvent(item))
         if len(pending) >= batch_size:
             flush()
     if pending:
@@ -107,11 +109,12 @@ def ingest_events(
     return report
 
 
-def from_records(records: Iterable[EventRecord]) -> Iterable[Event | RejectedRow]:
-    """File records as events or rejected rows (``file:line``)."""
+def from_records(records: Iterable[EventRecord]) -> Iterable[ReceivedEvent | RejectedRow]:
+    """File records as events (with the canonical JSON the reader made, if any) or
+    rejected rows (``file:line``)."""
     for record in records:
         if record.event is not None:
-            yield record.event
+            yield ReceivedEvent(record.event, payload=record.payload)
         else:
             error = record.error or EventDecodeError(RejectReason.INVALID_FIELD, "no event")
             yield RejectedRow(

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domain.codec import EventDecodeError, RejectReason, decode_event, decode_payload
+from domain.codec import (
+    EventDecodeError,
+    RejectReason,
+    decode_payload,
+    decode_with_canonical,
+)
 from domain.events import ORDER_CREATED, STATUS_CHANGED, Event, OrderCreated, StatusChanged
 from producer.files import SEQ
 
@@ -50,7 +55,9 @@ class FileRecord:
     """One row of an event file: exactly one of ``event`` and ``error`` is set.
 
     ``line`` is the 1-based physical line the row starts on; ``raw`` its bytes
-    (without the line end); ``seq`` the CSV ``publish_seq`` when there is one.
+    (without the line end); ``seq`` the CSV ``publish_seq`` when there is one;
+    ``payload`` the event's canonical JSON when decoding made it (JSONL), so the
+    history row is not encoded a second time.
     """
 
     path: Path
@@ -59,6 +66,7 @@ class FileRecord:
     event: Event | None
     error: EventDecodeError | None
     seq: int | None = None
+    payload: str | None = None
 
 
 def read_event_files(paths: Iterable[Path | str]) -> Iterator[FileRecord]:
@@ -123,7 +131,8 @@ def _read_jsonl(path: Path, handle: io.BufferedReader) -> Iterator[FileRecord]:
             if not raw.strip():
                 continue  # blank lines separate nothing and carry nothing
             try:
-                yield FileRecord(path, number, raw, decode_event(raw), None)
+                event, canonical = decode_with_canonical(raw)
+                yield FileRecord(path, number, raw, event, None, payload=canonical.decode())
             except EventDecodeError as exc:
                 yield FileRecord(path, number, raw, None, exc)
 

@@ -7,7 +7,7 @@ guarded upsert, SLA views) mean the same thing on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,24 +38,61 @@ NAMING_CONVENTION = {
 }
 
 
+#: the instant SQLite's stored integers count from
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_micros(value: datetime) -> int:
+    """An aware datetime as integer microseconds since 1970 UTC (exact), as SQLite
+    stores it. Raises ``ValueError`` for a naive datetime."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: event times must carry an offset")
+    return (value - EPOCH) // _MICROSECOND
+
+
+class _MicrosDateTime(sqlite.DATETIME):
+    """SQLite's ``DATETIME`` column (as the migrations declare it) holding the integer
+    that :class:`UtcDateTime` binds: no conversion to or from text on the way."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
 class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored as UTC; naive values are refused."""
+    """A timezone-aware datetime stored as UTC; naive values are refused.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores integer microseconds since
+    1970 UTC, so its comparisons, ordering and SLA arithmetic are integer operations
+    with no text to parse. Reads give an aware UTC datetime on both.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_MicrosDateTime())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return utc_micros(value)
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: event times must carry an offset")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
+        if isinstance(value, int):
+            return EPOCH + timedelta(microseconds=value)
+        if isinstance(value, str):  # a database not yet migrated to integer times
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

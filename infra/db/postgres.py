@@ -144,6 +144,8 @@ class PostgresBackend(SqlBackend):
         group_by: str,
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
+        *,
+        reread: bool = False,
     ) -> str:
         every = [*columns, *percentile_cont_columns(metrics, percentiles)]
         return f"SELECT {', '.join(every)}\nFROM ({source}) AS o\n{group_by}"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, CursorResult, Insert, Table, select, tuple_, update
+from sqlalchemy import Connection, Insert, Result, Table, select, tuple_, update
 
 from consumer.batch import Offsets, ReceivedEvent
 from consumer.errors import PartitionFenced
@@ -158,9 +158,7 @@ class SqlOrderRepository(ABC):
         ``illegal_transitions``; returns how many events became illegal."""
 
     @abstractmethod
-    def _write(
-        self, table: Table, values: Sequence[tuple[Any, ...]]
-    ) -> CursorResult[*tuple[Any, ...]]:
+    def _write(self, table: Table, values: Sequence[tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
         """The history insert or the sales upsert of ``values`` (in
         ``apply_sql.row_columns`` order); returns the statement's rows."""
 

@@ -44,8 +44,11 @@ def _counts() -> list[str]:
     return columns
 
 
-def aggregate_select(backend: SqlBackend, dimensions: Sequence[str], source: str) -> str:
-    """Aggregates of the rows of ``source`` (a SELECT of order_sla columns) by ``dimensions``.
+def aggregate_select(
+    backend: SqlBackend, dimensions: Sequence[str], source: str, *, reread: bool = False
+) -> str:
+    """Aggregates of the rows of ``source`` (a SELECT of order_sla columns) by ``dimensions``;
+    ``reread``: ``source`` reads a table (cheap to read again), not a view.
 
     Raises KeyError for a dimension not in :data:`DIMENSIONS`.
     """
@@ -53,7 +56,7 @@ def aggregate_select(backend: SqlBackend, dimensions: Sequence[str], source: str
     key_columns = [f"{column} AS {name}" for name, column in zip(dimensions, keys, strict=True)]
     group_by = f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
     return backend.percentile_select(
-        key_columns + _counts(), keys, source, group_by, DURATIONS, PERCENTILES
+        key_columns + _counts(), keys, source, group_by, DURATIONS, PERCENTILES, reread=reread
     )
 
 

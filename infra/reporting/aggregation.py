@@ -33,20 +33,25 @@ def aggregate(
     source: str,
     with_totals: bool,
     params: Mapping[str, Any] | None = None,
+    *,
+    reread: bool = False,
 ) -> tuple[Totals | None, Grouped]:
     """The ``breakdowns`` (and the totals if ``with_totals``, else None) of the rows of
-    ``source`` (a SELECT of the per-order columns the aggregates read)."""
+    ``source`` (a SELECT of the per-order columns the aggregates read; ``reread``: of a
+    table, cheap to read more than once)."""
     if backend.grouping_sets:
         return _by_grouping_sets(conn, breakdowns, source, with_totals, params)
     bound = dict(params or {})
     totals = None
     if with_totals:
-        query = text(aggregate_select(backend, (), source))
+        query = text(aggregate_select(backend, (), source, reread=reread))
         totals = metrics_of(conn.execute(query, bound).one())
     grouped = {
         by: [
             group_row(row, by)
-            for row in conn.execute(text(aggregate_select(backend, by, source)), bound)
+            for row in conn.execute(
+                text(aggregate_select(backend, by, source, reread=reread)), bound
+            )
         ]
         for by in breakdowns
     }

@@ -130,7 +130,10 @@ def migrated_engine(empty_engine: Engine) -> Engine:
 
 
 def timestamp_of(value: object) -> datetime:
-    """A deadline as the backend returns it: text on SQLite, a datetime on PostgreSQL."""
+    """A deadline as the backend returns it: integer microseconds since 1970 UTC on
+    SQLite, a datetime on PostgreSQL."""
+    if isinstance(value, int):
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     assert isinstance(value, datetime)

@@ -18,6 +18,7 @@ from infra.reporting import sla_views
 from infra.reporting.order_sla_sql import order_sla_select, report_rows_select
 from infra.reporting.queries import epoch_us
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 START = datetime(2024, 3, 2, 0, 0, 0, 1, tzinfo=UTC)  # a Saturday
 
 
@@ -27,6 +28,8 @@ def test_migration_seeds_the_default_policy() -> None:
     assert (migration.revision, migration.down_revision) == ("0002", "0001")
     exact = importlib.import_module("infra.db.migrations.versions.0003_exact_sla_times")
     assert (exact.revision, exact.down_revision) == ("0003", "0002")
+    integer = importlib.import_module("infra.db.migrations.versions.0006_sqlite_integer_times")
+    assert (integer.revision, integer.down_revision) == ("0006", "0005")
 
 
 @pytest.mark.parametrize("end_of_day", [False, True])
@@ -64,7 +67,8 @@ def test_sql_deadlines_equal_python(tmp_path: Path, business_days: bool, end_of_
         as_of = {"as_of_us": epoch_us(START + timedelta(days=60))}
         query = sa.text(order_sla_select(SqliteBackend(), ":as_of_us"))
         rows = conn.execute(query, as_of)
-        got = {r.order_id: datetime.fromisoformat(r.deadline_at).replace(tzinfo=UTC) for r in rows}
+        # SQLite stores a time as integer microseconds since 1970 UTC
+        got = {r.order_id: EPOCH + timedelta(microseconds=r.deadline_at) for r in rows}
         narrow = sa.text(report_rows_select(SqliteBackend(), ":as_of_us", 86_400_000_000, 11))
         report_rows = {r.order_id: r.deadline_us for r in conn.execute(narrow, as_of)}
     assert got == {o.order_id: deadline(o, policy) for o in orders}
