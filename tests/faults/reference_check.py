@@ -26,8 +26,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHOWN = 40  # differences listed in full; the rest are counted
 
 
-def _normal(value: Any) -> Any:
-    """Backend values made comparable: instants in UTC, numbers as Decimal, flags as bool."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _normal(value: Any, column: str = "") -> Any:
+    """Backend values made comparable: instants in UTC, numbers as Decimal, flags as bool.
+    SQLite keeps the ``*_at`` times as integer microseconds since the epoch (docs/sla.md)."""
+    if column.endswith("_at") and isinstance(value, int) and not isinstance(value, bool):
+        return EPOCH + timedelta(microseconds=value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in " T":
         value = datetime.fromisoformat(value)  # SQLite returns times as text
     if isinstance(value, datetime):
@@ -79,7 +85,7 @@ def _sales_differences(conn: sa.Connection, reference: Reference) -> list[str]:
     found += [f"sales: order {o} not expected" for o in got.keys() - reference.orders]
     for order_id in sorted(reference.orders.keys() & got.keys()):
         for column, want in expected_row(reference.orders[order_id]).items():
-            value = _normal(got[order_id][column])
+            value = _normal(got[order_id][column], column)
             if value != want:
                 found.append(f"sales: order {order_id} {column}: db {value!r}, reference {want!r}")
     return found
