@@ -64,14 +64,12 @@ def bounded_report_engine(settings: Settings, timeout_s: float) -> Engine:
     Raises ``sqlalchemy.exc.ArgumentError`` or ``NotImplementedError`` as
     ``make_engine`` does.
     """
-    from infra.db.engine import make_engine
+    from infra.db.backend import backend_named
+    from infra.db.engine import make_engine, normalize_url
 
-    url = settings.report_database_url_value()
-    seconds = max(1, round(timeout_s))
-    if url.startswith("postgresql"):
-        bound = {"connect_timeout": seconds, "options": f"-c statement_timeout={seconds * 1000}"}
-        return make_engine(url, connect_args=bound)
-    return make_engine(url, connect_args={"timeout": timeout_s})
+    url = normalize_url(settings.report_database_url_value())
+    bounded = backend_named(url.get_backend_name()).bounded_connect_args(timeout_s)
+    return make_engine(url, connect_args=bounded)
 
 
 def migrated_engine(settings: Settings) -> Engine:

@@ -78,6 +78,11 @@ class SqlBackend(ABC):
     def make_engine(self, url: URL, **kwargs: Any) -> Engine:
         """An engine for ``url`` with the session settings the apply path relies on."""
 
+    @abstractmethod
+    def bounded_connect_args(self, timeout_s: float) -> dict[str, Any]:
+        """Driver connect arguments under which connecting and each statement give up
+        after about ``timeout_s`` (health checks answer fast rather than wait)."""
+
     # -- the apply path ------------------------------------------------------------------
 
     @abstractmethod

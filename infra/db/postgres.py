@@ -46,6 +46,10 @@ class PostgresBackend(SqlBackend):
     grouping_sets: ClassVar[bool] = True
     shares_snapshots: ClassVar[bool] = True
 
+    def bounded_connect_args(self, timeout_s: float) -> dict[str, Any]:
+        seconds = max(1, round(timeout_s))
+        return {"connect_timeout": seconds, "options": f"-c statement_timeout={seconds * 1000}"}
+
     def make_engine(self, url: URL, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)

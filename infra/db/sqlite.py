@@ -43,6 +43,9 @@ class SqliteBackend(SqlBackend):
     ids_per_statement: ClassVar[int | None] = 5000
     report_options: ClassVar[dict[str, Any]] = {}  # one writer at a time: a snapshot anyway
 
+    def bounded_connect_args(self, timeout_s: float) -> dict[str, Any]:
+        return {"timeout": timeout_s}  # how long a statement waits for a lock
+
     def make_engine(self, url: URL, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         in_memory = url.database in (None, "", ":memory:")
