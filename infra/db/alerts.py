@@ -19,10 +19,8 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
-)
-from sqlalchemy import (
-    values as sql_values,
 )
 
 from consumer.ports import AlertChange, AlertSubject
@@ -241,27 +239,33 @@ def _padded(n: int) -> int:
 
 @cache
 def _moves_statement(backend: SqlBackend, size: int) -> Update:
-    """The guarded move of ``size`` orders' alert states (bound values ``o0``..)."""
-    rows: list[tuple[Any, ...]] = [
-        tuple(
-            bindparam(f"{k}{i}", type_=c.type)
-            for k, c in zip(_MOVE_KEYS, _MOVE_COLUMNS, strict=True)
-        )
+    """The guarded move of ``size`` orders' alert states (bound values ``o0``..).
+
+    The rows are a textual ``VALUES`` list: unlike ``values()`` it has a cache key, so
+    SQLAlchemy compiles each shape once rather than at every batch (thousands of bound
+    values). Both databases name the columns of ``VALUES`` ``column1``, ``column2``..
+    """
+    rows = ", ".join("(" + ", ".join(f":{k}{i}" for k in _MOVE_KEYS) + ")" for i in range(size))
+    binds = [
+        bindparam(f"{k}{i}", type_=c.type)
         for i in range(size)
+        for k, c in zip(_MOVE_KEYS, _MOVE_COLUMNS, strict=True)
     ]
-    v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
+    numbered = [column(f"column{n}", c.type) for n, c in enumerate(_MOVE_COLUMNS, start=1)]
+    v = text(f"VALUES {rows}").bindparams(*binds).columns(*numbered).cte("moves")
+    order_id, before_state, before_start, state, episode_start, as_of = v.c
     result: Update = (
         update(_STATE)
         .where(
             backend.among(_A.order_id, "ids"),
-            _A.order_id == v.c.order_id,
-            _A.state == v.c.before_state,
-            _A.episode_start == v.c.before_start,
+            _A.order_id == order_id,
+            _A.state == before_state,
+            _A.episode_start == before_start,
         )
         .values(
-            state=v.c.state,
-            episode_start=v.c.episode_start,
-            as_of=v.c.as_of,
+            state=state,
+            episode_start=episode_start,
+            as_of=as_of,
             alerted_at=bindparam("now", type_=UtcDateTime),
         )
         .returning(_A.order_id)  # not rowcount: drivers may not report it
