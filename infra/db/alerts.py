@@ -41,6 +41,7 @@ _SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
 _ALERTING = sorted(state.value for state in ALERT_STATES)
 #: state moves per lock read: its ids well under SQLite's limit of bound values
 _MOVES_PER_STATEMENT = 1000
+#: read positionally by _subject: keep in step with it (and with SlaInput's fields)
 _SUBJECT_COLUMNS = (
     _S.order_id,
     _S.created_at,
@@ -206,26 +207,18 @@ class SqlAlertRepository:
         return {SlaState(state): count for state, count in rows}
 
 
+#: enum members by stored value: a dict lookup is cheaper than calling the enum
+_TIERS = {tier.value: tier for tier in ShippingTier}
+_STATES = {state.value: state for state in SlaState}
+
+
 def _subject(row: Any) -> AlertSubject:
-    order = SlaInput(
-        order_id=row.order_id,
-        created_at=row.created_at,
-        shipping_tier=ShippingTier(row.shipping_tier),
-        promised_delivery_at=row.promised_delivery_at,
-        shipped_at=row.shipped_at,
-        out_for_delivery_at=row.out_for_delivery_at,
-        first_failed_at=row.first_failed_at,
-        delivered_at=row.delivered_at,
-        returned_at=row.returned_at,
-        lost_at=row.lost_at,
-        cancelled_at=row.cancelled_at,
-    )
-    last = (
-        AlertedState(SlaState(row.state), row.episode_start, row.as_of)
-        if row.state is not None
-        else None
-    )
-    return AlertSubject(order, row.status_at, last)
+    # positional, in the order of _SUBJECT_COLUMNS (and of SlaInput's fields): this runs
+    # for every order a batch touches
+    (order_id, created, tier, promised, *milestones, status_at, state, start, as_of) = row
+    order = SlaInput(order_id, created, _TIERS[tier], promised, *milestones)
+    last = AlertedState(_STATES[state], start, as_of) if state is not None else None
+    return AlertSubject(order, status_at, last)
 
 
 @cache
