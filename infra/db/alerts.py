@@ -8,21 +8,16 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
-    ColumnClause,
     Connection,
+    Select,
     String,
     Table,
-    Update,
     bindparam,
-    column,
     delete,
     func,
     or_,
     select,
     update,
-)
-from sqlalchemy import (
-    values as sql_values,
 )
 
 from consumer.ports import AlertChange, AlertSubject
@@ -44,18 +39,9 @@ _S, _A, _O = _SALES.c, _STATE.c, _OUTBOX.c
 #: milestones after which an order is no longer open
 _SETTLED = (_S.delivered_at, _S.cancelled_at, _S.lost_at, _S.returned_at)
 _ALERTING = sorted(state.value for state in ALERT_STATES)
-#: state moves per statement: six bound values each, well under SQLite's limit
+#: state moves per lock read: its ids well under SQLite's limit of bound values
 _MOVES_PER_STATEMENT = 1000
-_MOVE_KEYS = ("o", "bs", "be", "s", "e", "a")
-#: one state move: the order, the state it must still hold, the state it takes
-_MOVE_COLUMNS: tuple[ColumnClause[Any], ...] = (
-    column("order_id", String),
-    column("before_state", String),
-    column("before_start", UtcDateTime),
-    column("state", String),
-    column("episode_start", UtcDateTime),
-    column("as_of", UtcDateTime),
-)
+#: read positionally by _subject: keep in step with it (and with SlaInput's fields)
 _SUBJECT_COLUMNS = (
     _S.order_id,
     _S.created_at,
@@ -167,29 +153,38 @@ class SqlAlertRepository:
         return queued
 
     def _move(self, moves: Sequence[AlertChange], now: datetime) -> list[str]:
-        """Move each order of ``moves`` from its ``before`` to its ``after`` state in one
-        statement, only where it still holds ``before``; returns the orders moved."""
-        params: dict[str, Any] = {"now": now}
-        for i, change in enumerate(moves):
+        """Move each order of ``moves`` from its ``before`` to its ``after`` state, only
+        where it still holds ``before``; returns the orders moved.
+
+        The rows are locked (in order-id order) and compared here, then the moves written
+        with one short statement run for many rows: a single statement carrying every
+        row's values is thousands of parameters the driver parses again at each batch.
+        A locked row cannot change before the transaction ends, so the guard holds.
+        """
+        held = {
+            order_id: (state, start)
+            for order_id, state, start in self._connection.execute(
+                _held_statement(self._backend),
+                {"ids": sorted({change.alert.order_id for change in moves})},
+            )
+        }
+        due: list[dict[str, Any]] = []
+        for change in moves:
             before, after = change.before, change.after
             assert before is not None
-            params.update(
-                {
-                    f"o{i}": change.alert.order_id,
-                    f"bs{i}": before.state.value,
-                    f"be{i}": before.episode_start,
-                    f"s{i}": after.state.value,
-                    f"e{i}": after.episode_start,
-                    f"a{i}": after.as_of,
-                }
-            )
-        size = _padded(len(moves))
-        for i in range(len(moves), size):  # repeat the last move: same guard, same effect
-            params.update({f"{k}{i}": params[f"{k}{len(moves) - 1}"] for k in _MOVE_KEYS})
-        params["ids"] = sorted({change.alert.order_id for change in moves})
-        return list(
-            self._connection.execute(_moves_statement(self._backend, size), params).scalars()
-        )
+            if held.get(change.alert.order_id) == (before.state.value, before.episode_start):
+                due.append(
+                    {
+                        "o": change.alert.order_id,
+                        "s": after.state.value,
+                        "e": after.episode_start,
+                        "a": after.as_of,
+                        "now": now,
+                    }
+                )
+        if due:
+            self._connection.execute(_MOVE, due)
+        return [change["o"] for change in due]
 
     def pending(self, limit: int) -> list[SlaAlert]:
         rows = self._connection.execute(
@@ -212,58 +207,39 @@ class SqlAlertRepository:
         return {SlaState(state): count for state, count in rows}
 
 
+#: enum members by stored value: a dict lookup is cheaper than calling the enum
+_TIERS = {tier.value: tier for tier in ShippingTier}
+_STATES = {state.value: state for state in SlaState}
+
+
 def _subject(row: Any) -> AlertSubject:
-    order = SlaInput(
-        order_id=row.order_id,
-        created_at=row.created_at,
-        shipping_tier=ShippingTier(row.shipping_tier),
-        promised_delivery_at=row.promised_delivery_at,
-        shipped_at=row.shipped_at,
-        out_for_delivery_at=row.out_for_delivery_at,
-        first_failed_at=row.first_failed_at,
-        delivered_at=row.delivered_at,
-        returned_at=row.returned_at,
-        lost_at=row.lost_at,
-        cancelled_at=row.cancelled_at,
-    )
-    last = (
-        AlertedState(SlaState(row.state), row.episode_start, row.as_of)
-        if row.state is not None
-        else None
-    )
-    return AlertSubject(order, row.status_at, last)
-
-
-def _padded(n: int) -> int:
-    """The next power of two from ``n``: a few statement shapes, each compiled once."""
-    return 1 << max(n - 1, 0).bit_length()
+    # positional, in the order of _SUBJECT_COLUMNS (and of SlaInput's fields): this runs
+    # for every order a batch touches
+    (order_id, created, tier, promised, *milestones, status_at, state, start, as_of) = row
+    order = SlaInput(order_id, created, _TIERS[tier], promised, *milestones)
+    last = AlertedState(_STATES[state], start, as_of) if state is not None else None
+    return AlertSubject(order, status_at, last)
 
 
 @cache
-def _moves_statement(backend: SqlBackend, size: int) -> Update:
-    """The guarded move of ``size`` orders' alert states (bound values ``o0``..)."""
-    rows: list[tuple[Any, ...]] = [
-        tuple(
-            bindparam(f"{k}{i}", type_=c.type)
-            for k, c in zip(_MOVE_KEYS, _MOVE_COLUMNS, strict=True)
-        )
-        for i in range(size)
-    ]
-    v = sql_values(*_MOVE_COLUMNS, name="moves").data(rows).cte("moves")
-    result: Update = (
-        update(_STATE)
-        .where(
-            backend.among(_A.order_id, "ids"),
-            _A.order_id == v.c.order_id,
-            _A.state == v.c.before_state,
-            _A.episode_start == v.c.before_start,
-        )
-        .values(
-            state=v.c.state,
-            episode_start=v.c.episode_start,
-            as_of=v.c.as_of,
-            alerted_at=bindparam("now", type_=UtcDateTime),
-        )
-        .returning(_A.order_id)  # not rowcount: drivers may not report it
+def _held_statement(backend: SqlBackend) -> Select[str, str, datetime]:
+    """The announced states of the orders of list parameter ``ids``, locked."""
+    return (
+        select(_A.order_id, _A.state, _A.episode_start)
+        .where(backend.among(_A.order_id, "ids"))
+        .order_by(_A.order_id)  # one lock order for all writers
+        .with_for_update()
     )
-    return result
+
+
+#: one order's move, run for many (``executemany``)
+_MOVE = (
+    update(_STATE)
+    .where(_A.order_id == bindparam("o", type_=String))
+    .values(
+        state=bindparam("s", type_=String),
+        episode_start=bindparam("e", type_=UtcDateTime),
+        as_of=bindparam("a", type_=UtcDateTime),
+        alerted_at=bindparam("now", type_=UtcDateTime),
+    )
+)
