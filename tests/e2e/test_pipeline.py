@@ -23,6 +23,7 @@ from tests.support.pipeline import (
     faulted_stream,
     oracle_snapshot,
     publish,
+    settings_env,
 )
 
 pytestmark = pytest.mark.e2e
@@ -45,15 +46,7 @@ def settings_for(
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SLA_DATABASE_URL": settings.database_url_value(),
-        "SLA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SLA_TOPIC_ORDER_CREATED": settings.topic_order_created,
-        "SLA_TOPIC_STATUS_CHANGED": settings.topic_status_changed,
-        "SLA_TOPIC_DLQ": settings.topic_dlq,
-        "SLA_CONSUMER_GROUP": settings.consumer_group,
-    }
+    return {**os.environ, **settings_env(settings)}
 
 
 def run_workers(settings: Settings, workers: int, idle_s: float) -> list[str]:

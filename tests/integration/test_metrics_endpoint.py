@@ -25,7 +25,7 @@ from infra.settings import Settings
 from producer.faults import FaultConfig, FaultedStream, inject_faults
 from producer.simulation import SimulationConfig, simulate
 from tests.support.cli import SLA_PIPELINE
-from tests.support.pipeline import NO_RETENTION, committed, ends, publish
+from tests.support.pipeline import NO_RETENTION, committed, ends, publish, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -111,17 +111,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SLA_")},
-        "SLA_DATABASE_URL": settings.database_url_value(),
-        "SLA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SLA_TOPIC_ORDER_CREATED": settings.topic_order_created,
-        "SLA_TOPIC_STATUS_CHANGED": settings.topic_status_changed,
-        "SLA_TOPIC_DLQ": settings.topic_dlq,
-        "SLA_CONSUMER_GROUP": settings.consumer_group,
-        "SLA_BATCH_WAIT_S": "0.2",
-        **extra,
-    }
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
+    return {**inherited, **settings_env(settings, **{"SLA_BATCH_WAIT_S": "0.2", **extra})}
 
 
 def make_settings(

@@ -8,36 +8,24 @@ case per backend, each reading the view definitions as its database stores them.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from abc import abstractmethod
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 
 from infra.db.backend import backend_for
-from infra.db.engine import make_engine
-from infra.db.migrate import upgrade
 from infra.reporting.sla_views import create_view_statements
+from tests.support.backends import MigratedBackendCase
 
 pytestmark = pytest.mark.integration
 
 VIEWS = ("order_sla", "sla_daily")
 
 
-class MigratedViewsContract(ABC):
-    @abstractmethod
-    def url(self, request: pytest.FixtureRequest) -> str: ...
-
+class MigratedViewsContract(MigratedBackendCase):
     @abstractmethod
     def definitions(self, conn: Connection) -> dict[str, str]:
         """Each view's SQL as the database holds it, comparable across creations."""
-
-    @pytest.fixture
-    def engine(self, request: pytest.FixtureRequest) -> Iterator[Engine]:
-        db = make_engine(self.url(request))
-        upgrade(db)
-        yield db
-        db.dispose()
 
     def test_head_has_the_views_the_live_sql_creates(self, engine: Engine) -> None:
         with engine.begin() as conn:

@@ -4,8 +4,6 @@ test case per backend, as eventsourcing runs its recorder tests."""
 from __future__ import annotations
 
 import random
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
@@ -22,14 +20,13 @@ from consumer.ports import PartitionOwner
 from domain.events import Event
 from domain.lifecycle import OrderStatus as S
 from domain.order import fold
-from infra.db.engine import make_engine
-from infra.db.migrate import upgrade
 from infra.db.models import Base
 from infra.db.postgres import PostgresOrderRepository
 from infra.db.rebuild import rebuild_sales, verify
 from infra.db.snapshot import describe_differences, snapshot
 from infra.db.sqlite import SqliteOrderRepository
 from infra.db.unit_of_work import SqlUnitOfWork
+from tests.support.backends import MigratedBackendCase
 from tests.support.builders import changed, created
 
 pytestmark = pytest.mark.integration
@@ -78,18 +75,8 @@ def event_streams(draw: st.DrawFn) -> list[Event]:
     return events
 
 
-class RepositoryContract(ABC):
+class RepositoryContract(MigratedBackendCase):
     """The apply path's contract; one subclass per backend supplies the database."""
-
-    @abstractmethod
-    def url(self, request: pytest.FixtureRequest) -> str: ...
-
-    @pytest.fixture
-    def engine(self, request: pytest.FixtureRequest) -> Iterator[Engine]:
-        db = make_engine(self.url(request))
-        upgrade(db)
-        yield db
-        db.dispose()
 
     def test_migrations_create_exactly_the_models(self, engine: Engine) -> None:
         with engine.connect() as conn:
