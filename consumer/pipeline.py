@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from consumer.accounting import RunAccounting
 from consumer.alerts import AlertDesk
@@ -40,6 +40,8 @@ class Finished:
 
     outcome: BatchOutcome
     fenced: bool = False
+    #: first offsets the fenced batch was rewound to (later batches must not seek past them)
+    rewound: Mapping[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -106,7 +108,7 @@ class BatchPipeline:
             self._accounting.fenced()
             self.rewind(batch)
             time.sleep(FENCED_PAUSE_S)  # until the group tells this member what it owns
-            return Finished(BatchOutcome(), fenced=True)
+            return Finished(BatchOutcome(), fenced=True, rewound=dict(batch.first_offsets))
         if outcome.conflicts:
             self.dead_letter([conflict.as_rejected() for conflict in outcome.conflicts])
         pause_before_offset_commit(self._pause_s)
@@ -126,10 +128,14 @@ class BatchPipeline:
             except BaseException as error:  # the error already propagating matters more
                 log.debug("batch in flight ended with %r", error)
 
-    def rewind(self, batch: DecodedBatch) -> None:
-        """Read the batch's partitions again from its first offsets (those still ours)."""
-        if isinstance(self._source, FencedMember) and batch.first_offsets:
-            self._retry("rewind", functools.partial(self._source.rewind, batch.first_offsets))
+    def rewind(
+        self, batch: DecodedBatch, keep: Mapping[tuple[str, int], int] | None = None
+    ) -> None:
+        """Read the batch's partitions again from its first offsets (those still ours),
+        except the partitions in ``keep``: already rewound to earlier offsets."""
+        offsets = {tp: o for tp, o in batch.first_offsets.items() if tp not in (keep or {})}
+        if isinstance(self._source, FencedMember) and offsets:
+            self._retry("rewind", functools.partial(self._source.rewind, offsets))
 
     def dead_letter(self, letters: Sequence[Rejected]) -> None:
         """Log, publish (through outages) and count ``letters``; returns once confirmed."""

@@ -192,10 +192,12 @@ class Worker:
             # applying overlap the transaction of the batch before, on the other thread
             batch = decode_batch(messages)
             prepared = prepare(batch.events)
-            if self._pipeline.finish().fenced:
+            finished = self._pipeline.finish()
+            if finished.fenced:
                 # the batch before was read under an assignment that is gone: this one
-                # too, so it is read again rather than applied
-                self._pipeline.rewind(batch)
+                # too, so it is read again rather than applied -- never from past the
+                # offsets the batch before was rewound to
+                self._pipeline.rewind(batch, keep=finished.rewound)
                 continue
             self._pipeline.dead_letter(batch.rejected)
             apply = functools.partial(self._apply, batch, prepared, self._owners(batch))
