@@ -2,9 +2,8 @@
 
 Each backend configures its engine (``SqlBackend.make_engine``): PostgreSQL sets
 the lock and idle-in-transaction timeouts below on every session; SQLite gets
-what the apply path relies on: foreign keys enforced (the history foreign key is
-deferred to commit), WAL so readers do not block the writer, a busy timeout
-instead of immediate "database is locked", and ``BEGIN IMMEDIATE`` so a
+what the apply path relies on: WAL so readers do not block the writer, a busy
+timeout instead of immediate "database is locked", and ``BEGIN IMMEDIATE`` so a
 transaction takes the write lock up front rather than failing mid-way.
 """
 

@@ -12,10 +12,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
+from tests.support.migrations import downgrade
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +35,6 @@ def _text(at: datetime) -> str:
 
 def _micros(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
-
-    from infra.db.migrate import alembic_config
-
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_text_times_become_their_microseconds_and_back(sqlite_url: str) -> None:
@@ -76,7 +65,7 @@ def test_text_times_become_their_microseconds_and_back(sqlite_url: str) -> None:
         assert [row[1] for row in history.fetchall()] == want
         # the recreated view reads them: every order but the one created in 2199 (not yet)
         assert db.execute("SELECT COUNT(*) FROM order_sla").fetchone() == (len(INSTANTS) - 1,)
-    _downgrade(engine, "0005")
+    downgrade(engine, "0005")
     with sqlite3.connect(path) as db:
         back = db.execute("SELECT status_at FROM sales ORDER BY order_id").fetchall()
     assert [row[0] for row in back] == [_text(at) for at in INSTANTS]

@@ -1,0 +1,74 @@
+"""Migration 0007 drops the history's foreign key to sales and keeps everything else.
+
+On SQLite the table is copied without the key: its rows, unique event id and
+composite index must survive, and a downgrade must bring the key back. One test
+case per backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from infra.db.engine import make_engine
+from infra.db.migrate import upgrade
+from tests.support.migrations import downgrade
+
+pytestmark = pytest.mark.integration
+
+INSERT_SALE = (
+    "INSERT INTO sales (order_id, awaiting_creation, status, status_rank, status_at,"
+    " status_event_id, failed_attempts, event_count, illegal_transitions, updated_at)"
+    " VALUES ('o1', :yes, 'approved', 1, :at, 'e1', 0, 1, 0, :at)"
+)
+INSERT_EVENT = (
+    "INSERT INTO order_history (event_id, order_id, event_type, status, status_rank,"
+    " occurred_at, ingested_at, legal, payload)"
+    " VALUES ('e1', 'o1', 'status-changed', 'approved', 1, :at, :at, NULL, '{}')"
+)
+
+
+def _shape(engine: Engine) -> tuple[list[str], list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The history's foreign keys (referred tables), unique column sets and indexed columns."""
+    found = inspect(engine)
+    keys = [fk["referred_table"] for fk in found.get_foreign_keys("order_history")]
+    unique = [tuple(u["column_names"]) for u in found.get_unique_constraints("order_history")]
+    unique += [
+        tuple(str(c) for c in i["column_names"])
+        for i in found.get_indexes("order_history")
+        if i["unique"]
+    ]
+    indexed = [
+        tuple(str(c) for c in i["column_names"])
+        for i in found.get_indexes("order_history")
+        if not i["unique"]
+    ]
+    return keys, sorted(set(unique)), indexed
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_key_goes_and_rows_and_indexes_stay(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_database_url")
+    engine = make_engine(str(url))
+    upgrade(engine, "0006")
+    # times as 0006 stores them: integer microseconds on SQLite, timestamptz elsewhere
+    at: object = 1_700_000_000_000_000 if backend == "sqlite" else "2023-11-14T22:13:20Z"
+    with engine.begin() as conn:
+        conn.execute(text(INSERT_SALE), {"yes": False, "at": at})
+        conn.execute(text(INSERT_EVENT), {"at": at})
+    keys, unique, indexed = _shape(engine)
+    assert keys == ["sales"]
+
+    upgrade(engine)
+    assert _shape(engine) == ([], unique, indexed)
+    assert ("event_id",) in unique
+    assert ("order_id", "occurred_at", "status_rank", "event_id") in indexed
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT event_id, order_id, payload FROM order_history"))
+        assert rows.all() == [("e1", "o1", "{}")]
+
+    downgrade(engine, "0006")
+    assert _shape(engine) == (["sales"], unique, indexed)
+    engine.dispose()
