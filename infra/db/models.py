@@ -175,7 +175,8 @@ class OrderHistory(Base):
     #: the event as received (canonical JSON): sales is rebuilt from this alone
     payload: Mapped[str] = mapped_column(Text, nullable=False)
 
-    __table_args__ = (Index(None, "order_id", "occurred_at", "status_rank", "event_id"),)
+    #: one order's events are few: read by order and sorted, not kept sorted on disk
+    __table_args__ = (Index(None, "order_id"),)
 
 
 class ConsumerOffset(Base):
