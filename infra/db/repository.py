@@ -164,6 +164,11 @@ class SqlOrderRepository(ABC):
         """The history insert or the sales upsert of ``values`` (in
         ``apply_sql.row_columns`` order); returns the statement's rows."""
 
+    def _all_inserted(self, result: Result[*tuple[Any, ...]], rows: int) -> bool:
+        """Whether the history insert ``result`` is known to have inserted all ``rows``
+        without reading its returned ids (``False``: read them)."""
+        return False
+
     def _statement(self, table: Table) -> Insert:
         """The merge statement of ``table``'s rows (the history insert, the sales upsert)."""
         build = apply_sql.history_insert if table is apply_sql.HISTORY else apply_sql.sales_upsert
@@ -198,7 +203,11 @@ class SqlOrderRepository(ABC):
         now = self._clock()
         legal = verdicts or {}
         values = [history_values(r, now, legal.get(key), key) for key, r in events.items()]
-        inserted = set(self._write(apply_sql.HISTORY, values).scalars().all())
+        result = self._write(apply_sql.HISTORY, values)
+        if self._all_inserted(result, len(values)):  # the usual case: no id known before
+            result.close()
+            return list(events.values())
+        inserted = set(result.scalars().all())
         return [received for key, received in events.items() if key in inserted]
 
     def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:
