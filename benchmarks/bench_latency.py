@@ -92,6 +92,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="events per second")
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--poll-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--worker-log",
+        type=Path,
+        help="write the worker's DEBUG log here (a line per batch: size and time)",
+    )
     args = parser.parse_args()
     bootstrap = os.environ["SLA_BENCH_KAFKA"]
     base_url = os.environ["SLA_BENCH_DATABASE_URL"]
@@ -134,7 +139,12 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         "SLA_CONSUMER_GROUP": f"lat-{run}",
     }
     command = Path(sys.executable).with_name("sla-pipeline")
-    worker = subprocess.Popen([str(command), "consume"], env=env, stderr=subprocess.DEVNULL)
+    log = open(args.worker_log, "w") if args.worker_log else None  # noqa: SIM115
+    if log is not None:
+        env["SLA_LOG_LEVEL"] = "DEBUG"
+    worker = subprocess.Popen(
+        [str(command), "consume"], env=env, stderr=log if log is not None else subprocess.DEVNULL
+    )
     poller = Poller(url, args.poll_ms / 1000)
     poller.start()
     counter = DeliveryCounter()
@@ -158,6 +168,8 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         poller.join()
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+        if log is not None:
+            log.close()
         stored = stored_event_ids(url)
         delete_topics(bootstrap, topics)
     timed = [str(m.event.event_id) for m in messages[WARM_UP_EVENTS:] if m.event is not None]
