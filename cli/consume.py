@@ -41,7 +41,7 @@ def _instance_id(value: str | None) -> str | None:
     "--batch-wait",
     type=click.FloatRange(0.001, 60),
     metavar="SECONDS",
-    help="Longest wait to fill a batch [env SLA_BATCH_WAIT_S].",
+    help="Longest wait to fill a batch while none is being applied [env SLA_BATCH_WAIT_S].",
 )
 @click.option("--group", help="Consumer group [env SLA_CONSUMER_GROUP].")
 @click.option(

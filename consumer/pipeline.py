@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from consumer.accounting import RunAccounting
 from consumer.alerts import AlertDesk
-from consumer.batch import BatchOutcome, DecodedBatch, Rejected
+from consumer.batch import BatchOutcome, DecodedBatch, Offsets, Rejected
 from consumer.dlq import DeadLetterSink
 from consumer.errors import PartitionFenced
 from consumer.fault_hook import pause_before_offset_commit
@@ -40,8 +40,8 @@ class Finished:
 
     outcome: BatchOutcome
     fenced: bool = False
-    #: first offsets the fenced batch was rewound to (later batches must not seek past them)
-    rewound: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    #: Where a fenced batch's partitions were rewound to (read again from there).
+    rewound: Offsets = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -82,6 +82,14 @@ class BatchPipeline:
         """Messages in the batch in flight (0 when there is none)."""
         return self._in_flight.batch.size if self._in_flight is not None else 0
 
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the batch in flight to be applied (not yet
+        finished); whether it has been (``True`` when there is none)."""
+        if self._in_flight is None:
+            return True
+        done, _ = wait([self._in_flight.outcome], timeout=timeout_s)
+        return bool(done)
+
     def submit(
         self, pool: ThreadPoolExecutor, batch: DecodedBatch, apply: Callable[[], BatchOutcome]
     ) -> None:
@@ -108,7 +116,7 @@ class BatchPipeline:
             self._accounting.fenced()
             self.rewind(batch)
             time.sleep(FENCED_PAUSE_S)  # until the group tells this member what it owns
-            return Finished(BatchOutcome(), fenced=True, rewound=dict(batch.first_offsets))
+            return Finished(BatchOutcome(), fenced=True, rewound=batch.first_offsets)
         if outcome.conflicts:
             self.dead_letter([conflict.as_rejected() for conflict in outcome.conflicts])
         pause_before_offset_commit(self._pause_s)
@@ -128,12 +136,11 @@ class BatchPipeline:
             except BaseException as error:  # the error already propagating matters more
                 log.debug("batch in flight ended with %r", error)
 
-    def rewind(
-        self, batch: DecodedBatch, keep: Mapping[tuple[str, int], int] | None = None
-    ) -> None:
+    def rewind(self, batch: DecodedBatch, *, rewound: Offsets | None = None) -> None:
         """Read the batch's partitions again from its first offsets (those still ours),
-        except the partitions in ``keep``: already rewound to earlier offsets."""
-        offsets = {tp: o for tp, o in batch.first_offsets.items() if tp not in (keep or {})}
+        except those ``rewound`` already to earlier offsets (by the batch before it:
+        seeking them on to this batch's would skip that one's messages)."""
+        offsets = {tp: o for tp, o in batch.first_offsets.items() if tp not in (rewound or {})}
         if isinstance(self._source, FencedMember) and offsets:
             self._retry("rewind", functools.partial(self._source.rewind, offsets))
 

@@ -22,15 +22,14 @@ from consumer.accounting import RunAccounting
 from consumer.alerts import AlertDesk
 from consumer.apply import Checkpoint, PreparedEvents, apply_batch, prepare
 from consumer.batch import DEFAULT_BATCH_SIZE, BatchOutcome, DecodedBatch
-from consumer.decode import decode_batch
 from consumer.dlq import DeadLetterSink
 from consumer.errors import RetriesAbandoned
+from consumer.gather import Gatherer
 from consumer.idle import IdleRules
 from consumer.metrics import ConsumerMetrics
 from consumer.pipeline import BatchPipeline
 from consumer.ports import (
     BrokerContact,
-    FencedMember,
     GroupMember,
     MessageSource,
     PartitionOwner,
@@ -39,6 +38,7 @@ from consumer.ports import (
 from consumer.retry import Backoff, Retrier
 from consumer.shutdown import StopFlag
 from consumer.tuning import interpreter_tuned
+from infra.defaults import DEFAULT_BATCH_WAIT_S
 
 log = logging.getLogger(__name__)
 __all__ = ["RunSummary", "Worker", "WorkerConfig"]
@@ -47,6 +47,10 @@ __all__ = ["RunSummary", "Worker", "WorkerConfig"]
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     """How the loop batches and when a bounded run ends.
+
+    A batch goes when it holds ``batch_size`` messages or as soon as the batch
+    before it has been applied; with none in flight, a poll waits up to
+    ``batch_wait_s`` to fill it (``consumer.gather``).
 
     ``until_idle_s`` counts from the first assignment (a slow group join is not
     idleness); a member that is never assigned anything stops after
@@ -58,7 +62,7 @@ class WorkerConfig:
 
     consumer_group: str
     batch_size: int = DEFAULT_BATCH_SIZE
-    batch_wait_s: float = 0.5
+    batch_wait_s: float = DEFAULT_BATCH_WAIT_S
     until_idle_s: float | None = None
     max_events: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
@@ -116,10 +120,11 @@ class Worker:
             alerts=alerts,
             pause_before_offset_commit_s=config.pause_before_offset_commit_s,
         )
+        self._gather = Gatherer(source, self._pipeline, self._retry, config.batch_wait_s)
         self._joined: Callable[[], bool] = lambda: True
         if isinstance(source, GroupMember):
             self._joined = source.joined
-            source.set_before_revoke(self._pipeline.finish)
+            source.set_before_revoke(self._before_revoke)
 
     def run(self) -> RunSummary:
         """Loop until a bound or a stop; an unexpected error propagates after closing."""
@@ -177,30 +182,27 @@ class Worker:
                 )
                 if wanted <= 0:
                     return f"max events {cfg.max_events}"
-            messages = self._retry(
-                "poll", functools.partial(self._source.poll_batch, wanted, cfg.batch_wait_s)
-            )
+            gathered = self._gather.next_batch(wanted)
             idle.polled()
-            if not messages:
+            batch = gathered.batch
+            if not batch.size:
                 if self._pipeline.pending:
                     self._pipeline.finish()  # nothing to overlap with: commit it now
                     idle.worked()
                 elif (reason := idle.reason_to_stop()) is not None:
                     return reason
                 continue
-            # decoding (with the history payloads) and the database-free part of
-            # applying overlap the transaction of the batch before, on the other thread
-            batch = decode_batch(messages)
+            # the database-free part of applying overlaps the transaction of the batch
+            # before when it is still running (a full batch under a backlog)
             prepared = prepare(batch.events)
             finished = self._pipeline.finish()
             if finished.fenced:
                 # the batch before was read under an assignment that is gone: this one
-                # too, so it is read again rather than applied -- never from past the
-                # offsets the batch before was rewound to
-                self._pipeline.rewind(batch, keep=finished.rewound)
+                # too, so it is read again rather than applied
+                self._pipeline.rewind(batch, rewound=finished.rewound)
                 continue
             self._pipeline.dead_letter(batch.rejected)
-            apply = functools.partial(self._apply, batch, prepared, self._owners(batch))
+            apply = functools.partial(self._apply, batch, prepared, gathered.owners)
             self._pipeline.submit(pool, batch, apply)
             idle.worked()
         return "stop requested"
@@ -226,12 +228,11 @@ class Worker:
     def _unreachable(self) -> str | None:
         return self._source.unreachable() if isinstance(self._source, BrokerContact) else None
 
-    def _owners(self, batch: DecodedBatch) -> Mapping[tuple[str, int], PartitionOwner]:
-        """The owner epochs the batch's partitions are held under now (none: unfenced)."""
-        if not isinstance(self._source, FencedMember):
-            return {}
-        owners = self._source.owners()
-        return {tp: owners[tp] for tp in batch.next_offsets if tp in owners}
+    def _before_revoke(self) -> None:
+        """Finish the batch in flight while its partitions are still ours; what was
+        gathered after it is read again by whoever owns them next."""
+        self._pipeline.finish()
+        self._gather.drop_held()
 
     def _tend_alerts(self) -> None:
         """At start-up and every sweep period: finish the batch in flight (so the sweep

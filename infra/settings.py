@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from infra.defaults import DEFAULT_BATCH_SIZE
+from infra.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_WAIT_S
 
 #: librdkafka properties whose values are credentials (masked when shown).
 _SECRET_KEY_PARTS = ("password", "secret", "key", "token", "jaas")
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         "{hostname} is replaced by the host name.",
     )
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=100_000)
-    batch_wait_s: float = Field(default=0.5, gt=0, le=60)
+    batch_wait_s: float = Field(default=DEFAULT_BATCH_WAIT_S, gt=0, le=60)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_json: bool = False
 
