@@ -11,6 +11,7 @@ from domain.alerts import SlaAlert, encode_alert
 from infra.kafka.admin import topic_exists
 from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error
+from infra.kafka.delivery import message_timeout_ms
 
 
 class KafkaAlertSink:
@@ -34,6 +35,7 @@ class KafkaAlertSink:
                         "enable.idempotence": True,
                         "acks": "all",
                         "linger.ms": 5,
+                        "message.timeout.ms": message_timeout_ms(self._flush_timeout_s),
                     }
                 )
             )

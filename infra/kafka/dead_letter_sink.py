@@ -15,6 +15,7 @@ from consumer.errors import InfrastructureError
 from infra.kafka.admin import topic_max_message_bytes
 from infra.kafka.client_log import with_client_log
 from infra.kafka.consumer import broker_error
+from infra.kafka.delivery import message_timeout_ms
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +26,6 @@ _LIBRDKAFKA_MAX_MESSAGE_BYTES = (1000, 1_000_000_000)  # the range librdkafka ac
 #: retrying them can never succeed, so they are answered by truncating, never as an outage.
 SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 _Delivered = Callable[[KafkaError | None, Message], None]
-#: How much sooner than the flush that waits for it a letter's delivery times out
-#: (or half the flush timeout, if shorter): librdkafka looks for timed-out messages
-#: about once a second.
-MESSAGE_TIMEOUT_MARGIN_S = 5.0
-
-
-def message_timeout_ms(flush_timeout_s: float) -> int:
-    """The dead-letter producer's ``message.timeout.ms``: ends before the flush does.
-
-    librdkafka's default (300 s) lets a letter caught in flight when the broker went
-    away stay queued long after the broker is back -- an idempotent producer holds a
-    partition until its outstanding requests are resolved -- and every flush in the
-    meantime times out with it still queued. Timing it out within the flush makes
-    each publish end with every letter confirmed or failed; a failed one is sent
-    again by the worker's retry (at least once, as every dead letter is).
-    """
-    return max(
-        1, round(max(flush_timeout_s / 2, flush_timeout_s - MESSAGE_TIMEOUT_MARGIN_S) * 1000)
-    )
 
 
 class KafkaDeadLetterSink:
