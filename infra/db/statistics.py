@@ -4,8 +4,8 @@ the writer itself.
 Without statistics (a fresh deployment, a bulk load, a restore) the planner takes
 ``order_id = ANY(...)`` to match most of ``order_history`` and scans all of it, once
 per batch, for as long as autovacuum has not analysed the table. So after a
-committed batch the writer analyses the key columns of ``order_history`` and
-``sales`` when they were never analysed, and again each time it has written
+committed batch the writer analyses (on a thread of its own) the key columns of
+``order_history`` and ``sales`` when they were never analysed, and again each time it has written
 :data:`GROWTH_FACTOR` times the rows the statistics last described: a handful
 of ``ANALYZE`` over a table's life (each samples at most a fixed number of rows),
 none in the steady state. The apply statements are shaped to drive by index
@@ -16,6 +16,7 @@ behind them sane as well.
 from __future__ import annotations
 
 import logging
+import threading
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, text
@@ -53,50 +54,79 @@ _ANALYZE_SQL = text(
 
 
 class TableStatistics:
-    """When one writer (one engine) last had the apply tables analysed."""
+    """When one writer (one engine) last had the apply tables analysed.
+
+    The analysis runs on a thread of its own with its own connection: a batch never
+    waits for it (one took up to a second on a large history, between two batches).
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         #: rows the statistics describe (None: not read yet)
         self._described: float | None = None
         #: rows written since then
         self._written = 0
+        self._analysing: threading.Thread | None = None
 
     def due(self, written: int) -> bool:
         """Count ``written`` rows of a committed batch; whether to look at the tables."""
-        self._written += written
-        if self._described is None:
-            return written > 0
-        return self._written >= max(self._described * (GROWTH_FACTOR - 1), MIN_ROWS)
+        with self._lock:
+            self._written += written
+            if self._described is None:
+                return written > 0
+            return self._written >= max(self._described * (GROWTH_FACTOR - 1), MIN_ROWS)
+
+    def refresh_in_background(self, engine: Engine) -> threading.Thread | None:
+        """Start :meth:`refresh` on its own thread, unless one is still running;
+        returns the thread started."""
+        with self._lock:
+            if self._analysing is not None and self._analysing.is_alive():
+                return None  # the rows counted meanwhile make it due again later
+            self._analysing = threading.Thread(
+                target=self.refresh, args=(engine,), name="sla-analyse", daemon=True
+            )
+            self._analysing.start()
+            return self._analysing
 
     def refresh(self, engine: Engine) -> bool:
         """Analyse the tables if never analysed or grown; returns whether it did.
 
-        A database error is logged and left for the next batch: the batch it
+        A database error is logged and left for a later batch: the batch it
         follows is committed, and only the plans of later ones depend on this.
         """
         try:
             with engine.connect() as conn:
                 described, stale = conn.execute(_DESCRIBED_SQL).one()
                 if not stale and self._described is None:
-                    self._described, self._written = float(described), 0
+                    with self._lock:
+                        self._described, self._written = float(described), 0
                     return False
                 conn.execute(_ANALYZE_SQL)
-                self._described = float(conn.execute(_DESCRIBED_SQL).one()[0])
+                described = float(conn.execute(_DESCRIBED_SQL).one()[0])
                 conn.commit()
         except DBAPIError as error:
             log.warning("could not analyse %s: %s", ", ".join(TABLES), error)
             return False
-        self._written = 0
+        with self._lock:
+            self._described, self._written = described, 0
         return True
 
 
 _by_engine: WeakKeyDictionary[Engine, TableStatistics] = WeakKeyDictionary()
 
 
-def after_commit(engine: Engine, written: int) -> None:
-    """After a committed batch that wrote ``written`` rows: analyse when due."""
+def statistics_of(engine: Engine) -> TableStatistics:
+    """The statistics bookkeeping of the writer on ``engine``."""
     statistics = _by_engine.get(engine)
     if statistics is None:
         statistics = _by_engine[engine] = TableStatistics()
+    return statistics
+
+
+def after_commit(engine: Engine, written: int) -> threading.Thread | None:
+    """After a committed batch that wrote ``written`` rows: analyse when due, on a
+    thread of its own (returned when one was started)."""
+    statistics = statistics_of(engine)
     if statistics.due(written):
-        statistics.refresh(engine)
+        return statistics.refresh_in_background(engine)
+    return None
