@@ -5,10 +5,10 @@ Without statistics (a fresh deployment, a bulk load, a restore) the planner take
 ``order_id = ANY(...)`` to match most of ``order_history`` and scans all of it, once
 per batch, for as long as autovacuum has not analysed the table. So after a
 committed batch the writer analyses (on a thread of its own) the key columns of
-``order_history`` and ``sales`` when they were never analysed, and again each time it has written
-:data:`GROWTH_FACTOR` times the rows the statistics last described: a handful
-of ``ANALYZE`` over a table's life (each samples at most a fixed number of rows),
-none in the steady state. The apply statements are shaped to drive by index
+``order_history`` and ``sales`` when they were never analysed, and again each time
+it has written :data:`GROWTH_FACTOR` times the rows the statistics last described:
+a handful of ``ANALYZE`` over a table's life (each samples at most a fixed number
+of rows), none in the steady state. The apply statements are shaped to drive by index
 whatever the statistics say (:mod:`infra.db.judge_sql`); this keeps the estimates
 behind them sane as well.
 """
