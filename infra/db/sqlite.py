@@ -138,9 +138,7 @@ class SqliteBackend(SqlBackend):
         # each metric's count of values comes with the counts: one pass over the rows
         # instead of one more (a grouped one: a sort) per metric
         counted = "".join(f", COUNT({metric}_s) AS n_{metric}" for metric in metrics)
-        ctes.append(
-            f"agg AS (SELECT {keyed}{', '.join(columns)}{counted} FROM src AS o{grouped})"
-        )
+        ctes.append(f"agg AS (SELECT {keyed}{', '.join(columns)}{counted} FROM src AS o{grouped})")
         joins, picked = [], []
         for n, metric in enumerate(metrics):
             ranks = ", ".join(
