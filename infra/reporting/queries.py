@@ -111,10 +111,14 @@ def build_report(
         at_risk = _at_risk(conn, backend, as_of_us, at_risk_limit, scratch)
         buckets = _histogram(conn, scratch, params) if histogram else []
         newest, stale_since, after = _newest_and_later(conn, as_of_us)
-        # The report changes nothing, so its transaction is rolled back, which also
-        # discards the scratch table: SQLite's DROP TABLE frees every page of it
-        # (measured 0.3-0.4 s CPU for 1M orders), a rollback only its first.
-        transaction.rollback()
+        if not standby and conn.dialect.name == "sqlite":
+            # The report changes nothing: a rollback discards the scratch table whole,
+            # where DROP TABLE frees each of its pages (0.25-0.4 s CPU at 1M orders).
+            # Not on PostgreSQL: an abort record is not flushed at once, so a standby
+            # would lag behind it for a moment after every report.
+            transaction.rollback()
+        elif not standby:
+            conn.execute(text(f"DROP TABLE {_SCRATCH}"))
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
