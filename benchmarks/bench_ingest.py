@@ -5,10 +5,11 @@
 Writes a faulted simulation (reordered, duplicated, late, orphaned events) as
 one JSONL file, then alternates, ``--runs`` times each on a fresh database file:
 ``ingest`` -- the code path of ``sla-pipeline ingest`` (file reader, decoding,
-``ingest_events`` in transactions of ``--batch-size``) -- and a plain sqlite3
-sink of the same lines (``json.loads``, ``executemany`` INSERT OR IGNORE into a
-history table, an event-time-guarded upsert of each order's latest status, WAL,
-one transaction per batch). Then ``report`` (``build_report``) over
+``ingest_events`` in transactions of ``--batch-size``, by default the command's
+own, 20,000) -- and a plain sqlite3 sink of the same lines (``json.loads``,
+``executemany`` INSERT OR IGNORE into a history table, an event-time-guarded
+upsert of each order's latest status, WAL, one transaction per ``--batch-size``,
+by default 5,000: it measured the same at 20,000). Then ``report`` (``build_report``) over
 ``--report-orders`` synthetic orders in SQLite. Each phase runs in a child
 process. The last line printed is one JSON object.
 """
@@ -30,6 +31,10 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import report_sqlite
 import worker_phase
+
+from consumer.embedded import INGEST_BATCH_SIZE
+
+PLAIN_BATCH_SIZE = 5000
 
 SCHEMA = """
 CREATE TABLE plain_history (event_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,
@@ -154,7 +159,7 @@ def main() -> None:
     parser.add_argument("phase", nargs="?", default="all", choices=phases)
     parser.add_argument("--events", type=int, default=160_000)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, help="events per transaction of both sinks")
     parser.add_argument("--report-orders", type=int, default=200_000)
     parser.add_argument("--path", type=Path)
     parser.add_argument("--database", type=Path)
@@ -162,9 +167,9 @@ def main() -> None:
     if args.phase == "write":
         result = write_stream(args.path, args.events)
     elif args.phase == "ingest":
-        result = ingest(args.path, args.database, args.batch_size)
+        result = ingest(args.path, args.database, args.batch_size or INGEST_BATCH_SIZE)
     elif args.phase == "plain":
-        result = plain(args.path, args.database, args.batch_size)
+        result = plain(args.path, args.database, args.batch_size or PLAIN_BATCH_SIZE)
     elif args.phase == "report":
         result = report_sqlite.run(args.database, args.report_orders)
     else:
@@ -182,8 +187,9 @@ def run_all(args: argparse.Namespace) -> None:
         for n in range(args.runs):
             for phase in ("ingest", "plain"):
                 database = Path(tmp) / f"{phase}{n}.db"
+                sized = ["--batch-size", str(args.batch_size)] if args.batch_size else []
                 figures = _child(phase, "--path", str(stream), "--database", str(database),
-                                 "--batch-size", str(args.batch_size))  # fmt: skip
+                                 *sized)  # fmt: skip
                 runs[phase].append(figures)
                 print(f"{phase} run {n + 1}: {json.dumps(figures)}", file=sys.stderr)
                 for suffix in ("", "-wal", "-shm"):

@@ -14,8 +14,15 @@ from cli.config import get_settings
 from cli.errors import fail, infrastructure_errors
 from cli.ingest_summary import echo_ingest_report
 from cli.progress import LOG_INTERVAL_S, Advance, progress
-from consumer.embedded import IngestReport, RejectedRow, from_records, ingest_events
+from consumer.embedded import (
+    INGEST_BATCH_SIZE,
+    IngestReport,
+    RejectedRow,
+    from_records,
+    ingest_events,
+)
 from infra import bootstrap
+from infra.settings import Settings
 
 T = TypeVar("T")
 
@@ -38,7 +45,7 @@ SHOWN_REJECTS = 5
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 100_000),
-    help="Events per transaction [env SLA_BATCH_SIZE].",
+    help=f"Events per transaction [env SLA_BATCH_SIZE; default {INGEST_BATCH_SIZE:,}].",
 )
 @click.option(
     "--max-reject-ratio",
@@ -106,7 +113,7 @@ def ingest_command(
         report = ingest_events(
             from_records(_counted(records, advance)),
             bootstrap.unit_of_work_factory(engine),
-            batch_size=batch_size or settings.batch_size,
+            batch_size=batch_size or _transaction_size(settings),
             on_reject=on_reject,
         )
         engine.dispose()
@@ -114,6 +121,14 @@ def ingest_command(
     if report.rejected_total:
         _echo_rejects(rejected, rejects_path)
     _fail_on_rejects(report, max_reject_ratio, rejects_path)
+
+
+def _transaction_size(settings: Settings) -> int:
+    """SLA_BATCH_SIZE when it is set, else :data:`INGEST_BATCH_SIZE` (the workers'
+    default batch is sized for latency, which a file run does not have)."""
+    if "batch_size" in settings.model_fields_set:
+        return settings.batch_size
+    return INGEST_BATCH_SIZE
 
 
 def _counted(records: Iterable[T], advance: Advance) -> Iterator[T]:

@@ -19,6 +19,12 @@ from consumer.ports import UnitOfWork
 from domain.codec import EventDecodeError, RejectReason, decode_event
 from domain.events import Event
 
+#: Events per transaction of a local file run when none is set: a file run has no
+#: latency to keep short, and an order's events then meet in fewer batches, so its
+#: ``sales`` row is read and written fewer times (81,664 events on SQLite, 2 shared
+#: cores: 10,200 -> 11,300-12,100 events/s against 5,000; process CPU 7.4-7.7 -> 6.5-7.1 s).
+INGEST_BATCH_SIZE = 20_000
+
 
 class EventRecord(Protocol):
     """One row of an event file (``producer.file_reader.FileRecord`` has this shape)."""

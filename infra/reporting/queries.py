@@ -87,7 +87,7 @@ def build_report(
     # One snapshot for every statement: the list's order details match the figures.
     with (
         engine.connect().execution_options(**backend.report_options) as conn,
-        conn.begin(),
+        conn.begin() as transaction,
         ExitStack() as stack,
     ):
         standby = backend.in_recovery(conn)
@@ -110,9 +110,15 @@ def build_report(
         )
         at_risk = _at_risk(conn, backend, as_of_us, at_risk_limit, scratch)
         buckets = _histogram(conn, scratch, params) if histogram else []
-        if not standby:
-            conn.execute(text(f"DROP TABLE {_SCRATCH}"))
         newest, stale_since, after = _newest_and_later(conn, as_of_us)
+        if not standby and conn.dialect.name == "sqlite":
+            # The report changes nothing: a rollback discards the scratch table whole,
+            # where DROP TABLE frees each of its pages (0.25-0.4 s CPU at 1M orders).
+            # Not on PostgreSQL: an abort record is not flushed at once, so a standby
+            # would lag behind it for a moment after every report.
+            transaction.rollback()
+        elif not standby:
+            conn.execute(text(f"DROP TABLE {_SCRATCH}"))
     at_risk_total = int(totals["at_risk"] or 0) + int(totals["breached"] or 0)
     return SlaReport(
         as_of=as_of.astimezone(UTC),
