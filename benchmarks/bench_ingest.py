@@ -71,6 +71,7 @@ def write_stream(path: Path, events: int) -> dict[str, Any]:
 def ingest(path: Path, database: Path, batch_size: int) -> dict[str, Any]:
     """What ``sla-pipeline ingest FILE`` does, without the progress display."""
     from consumer.embedded import from_records, ingest_events
+    from consumer.tuning import interpreter_tuned
     from infra import bootstrap
     from infra.settings import Settings
     from producer.file_reader import read_event_files
@@ -79,11 +80,12 @@ def ingest(path: Path, database: Path, batch_size: int) -> dict[str, Any]:
     engine = bootstrap.migrated_engine(settings)
     cpu = worker_phase.cpu_s()
     started = time.perf_counter()
-    report = ingest_events(
-        from_records(read_event_files([path])),
-        bootstrap.unit_of_work_factory(engine),
-        batch_size=batch_size,
-    )
+    with interpreter_tuned():  # as the command runs it
+        report = ingest_events(
+            from_records(read_event_files([path])),
+            bootstrap.unit_of_work_factory(engine),
+            batch_size=batch_size,
+        )
     elapsed = time.perf_counter() - started
     engine.dispose()
     return _figures(report.rows, elapsed, worker_phase.cpu_s() - cpu)

@@ -21,6 +21,7 @@ from consumer.embedded import (
     from_records,
     ingest_events,
 )
+from consumer.tuning import interpreter_tuned
 from infra import bootstrap
 from infra.settings import Settings
 
@@ -100,6 +101,7 @@ def ingest_command(
         rejects,
         infrastructure_errors(settings),
         progress("ingest", total, "rows", interval_s=progress_interval) as advance,
+        interpreter_tuned(),  # this process runs only the ingest
     ):
         engine = bootstrap.migrated_engine(settings)
 

@@ -3,8 +3,9 @@ thread switching.
 
 Both are process-global, so they are applied only for the run of a long-lived
 worker that asked for them (``WorkerConfig.tune_interpreter``, set by the
-``consume`` command) and restored when that run ends; importing this module, an
-embedded run or a worker in a test changes nothing.
+``consume`` command) or of the ``ingest`` command, and restored when that run
+ends; importing this module, another embedded run or a worker in a test changes
+nothing.
 """
 
 from __future__ import annotations

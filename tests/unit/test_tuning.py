@@ -1,14 +1,22 @@
-"""The interpreter settings of a worker run: applied only when asked for, restored after."""
+"""The interpreter settings of a worker run (applied only when asked for) and of the
+ingest command, restored after."""
 
 from __future__ import annotations
 
 import gc
+import sqlite3
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+import cli.ingest as cli_ingest
+from cli.main import cli
 from consumer.batch import RawMessage
+from consumer.embedded import IngestReport
 from consumer.tuning import GC_THRESHOLD, SWITCH_INTERVAL_S, interpreter_tuned
 from consumer.worker import Worker, WorkerConfig
 from domain.codec import encode_event
@@ -76,5 +84,30 @@ def test_a_run_not_asked_to_tune_changes_nothing() -> None:
 def test_the_settings_are_restored_when_the_run_raises() -> None:
     with pytest.raises(RuntimeError), interpreter_tuned():
         raise RuntimeError("boom")
+    assert gc.get_threshold() == BEFORE_THRESHOLD
+    assert sys.getswitchinterval() == pytest.approx(BEFORE_SWITCH_S)
+
+
+@pytest.mark.usefixtures("known_settings")
+def test_the_ingest_command_runs_tuned_and_restores_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[tuple[int, int, int], float]] = []
+    real_ingest = cli_ingest.ingest_events
+
+    def recording_ingest(*args: Any, **kwargs: Any) -> IngestReport:
+        seen.append((gc.get_threshold(), sys.getswitchinterval()))
+        return real_ingest(*args, **kwargs)
+
+    monkeypatch.setattr(cli_ingest, "ingest_events", recording_ingest)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(encode_event(created("O-1")) + b"\n")
+    monkeypatch.setenv("SLA_DATABASE_URL", f"sqlite:///{tmp_path / 'sla.db'}")
+    monkeypatch.chdir(tmp_path)  # where the command writes its rejects file
+    result = CliRunner().invoke(cli, ["ingest", str(events)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "sla.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM order_history").fetchone() == (1,)
+    assert seen == [(GC_THRESHOLD, SWITCH_INTERVAL_S)]
     assert gc.get_threshold() == BEFORE_THRESHOLD
     assert sys.getswitchinterval() == pytest.approx(BEFORE_SWITCH_S)
