@@ -21,7 +21,7 @@ from consumer.batch import BatchOutcome, Conflict, Offsets, ReceivedEvent
 from consumer.ports import OrderHead, OrderRepository, PartitionOwner, SaleState, UnitOfWork
 from domain.codec import EventDecodeError, decode_event
 from domain.events import Event, StatusChanged
-from domain.order import OrderSummary, fold
+from domain.order import OrderSummary
 from domain.ranked import RankedEvents, fold_ranked, judge_ranked, rank_by_order
 
 
@@ -196,7 +196,7 @@ def apply_events(
     if len(appended) == len(prepared.unique):  # the usual case: every event is new
         folded = prepared.folded
     else:
-        folded = fold(received.event for received in appended)
+        folded = _fold_appended(prepared, appended)
     rows = orders.upsert_sales(list(folded.values()), judged.illegal)
     stale, changed_meanwhile = _compare_rows(rows, folded, heads)
     rejudged = orders.rejudge((judged.rejudge & folded.keys()) | changed_meanwhile)
@@ -217,6 +217,22 @@ def apply_events(
         conflicting=len(conflicts),
         conflicts=tuple(conflicts),
     )
+
+
+def _fold_appended(
+    prepared: PreparedEvents, appended: Sequence[ReceivedEvent]
+) -> dict[str, OrderSummary]:
+    """The fold of only the ``appended`` events of ``prepared``, by order: an order
+    none of whose events was already stored keeps the fold made off the thread."""
+    new = {received.id_text for received in appended}
+    folded: dict[str, OrderSummary] = {}
+    for order_id, ranked in prepared.by_order.items():
+        kept = [entry for entry in ranked if entry[0][2] in new]  # precedence ends in the id
+        if len(kept) == len(ranked):
+            folded[order_id] = prepared.folded[order_id]
+        elif kept:
+            folded[order_id] = fold_ranked(order_id, kept)
+    return folded
 
 
 def _compare_rows(
