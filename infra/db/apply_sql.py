@@ -69,7 +69,7 @@ def insert_or_ignore(backend: SqlBackend, table: Table) -> Insert:
 
 def written_columns(table: Table) -> list[Any]:
     """The columns a row of ``table`` is written with: all but a generated primary key
-    (``order_history.id``)."""
+    (none of the apply path's tables has one)."""
     return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
 
 

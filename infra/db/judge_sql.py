@@ -71,12 +71,12 @@ def _judged(backend: SqlBackend) -> Select[Any]:
         order_by=(h.occurred_at, h.status_rank, backend.binary_text(h.event_id)),
     )
     ordered = (
-        select(h.id, h.order_id, h.status, h.legal, previous.label("previous"))
+        select(h.event_id, h.order_id, h.status, h.legal, previous.label("previous"))
         .where(backend.among(h.order_id, "order_ids"))
         .subquery("ordered")
     )
     o = ordered.c
-    return select(o.id, o.order_id, o.legal, legality(o.previous, o.status).label("v"))
+    return select(o.event_id, o.order_id, o.legal, legality(o.previous, o.status).label("v"))
 
 
 def _set_changed(judged: Any) -> Update:
@@ -84,7 +84,7 @@ def _set_changed(judged: Any) -> Update:
     h = HISTORY.c
     return (
         update(HISTORY)
-        .where(h.id == judged.c.id, judged.c.v.is_distinct_from(judged.c.legal))
+        .where(h.event_id == judged.c.event_id, judged.c.v.is_distinct_from(judged.c.legal))
         .values(legal=judged.c.v)
     )
 

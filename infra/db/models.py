@@ -97,9 +97,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -157,8 +154,8 @@ class OrderHistory(Base):
 
     __tablename__ = "order_history"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    #: the key: an event is stored once (no surrogate id: one index less per append)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     #: the order's ``sales`` row is written in the same transaction (no foreign key:
     #: checking it cost a lookup and a row lock per event at commit; see migration 0007)
     order_id: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -1,8 +1,8 @@
 """The content of the database that the event semantics decide, for comparisons.
 
-Left out: surrogate ids and the columns that record when or from where a row
-was written (``ingested_at``, ``source_*``, ``updated_at``), which legitimately
-differ between two runs over the same events.
+Left out: the columns that record when or from where a row was written
+(``ingested_at``, ``source_*``, ``updated_at``), which legitimately differ
+between two runs over the same events.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Table, select
 from infra.db.models import OrderHistory, Sale
 
 NOT_COMPARED = frozenset(
-    {"id", "ingested_at", "source_topic", "source_partition", "source_offset", "updated_at"}
+    {"ingested_at", "source_topic", "source_partition", "source_offset", "updated_at"}
 )
 
 

@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from sqlalchemy import Engine, func, select, text
 
 from consumer.errors import InfrastructureError
-from infra.db.models import ConsumerOffset, OrderHistory, Sale
+from infra.db.models import ConsumerOffset, Sale
 from infra.kafka.client_log import with_client_log
 from infra.kafka.dead_letters import read_dead_letters
 
@@ -126,17 +126,16 @@ def read_database(engine: Engine, group: str, *, sla_counts: bool) -> DatabaseSt
                 select(o.topic, o.partition, o.next_offset).where(o.consumer_group == group)
             )
         }
-        newest, waiting, illegal = conn.execute(
+        # every batch that applies an event writes its orders' rows with its time
+        # (``updated_at``), so the newest is the last batch applied (or rebuild)
+        newest, waiting, illegal, last_batch = conn.execute(
             select(
                 func.max(Sale.status_at),
                 func.count().filter(Sale.awaiting_creation),
                 func.coalesce(func.sum(Sale.illegal_transitions), 0),
+                func.max(Sale.updated_at),
             )
         ).one()
-        # The newest row by id is the last batch applied: one step on the primary key.
-        last_batch = conn.execute(
-            select(OrderHistory.ingested_at).order_by(OrderHistory.id.desc()).limit(1)
-        ).scalar_one_or_none()
         states: dict[str, int] = {}
         if sla_counts:
             states = {
