@@ -50,13 +50,25 @@ class ReceivedEvent:
     payload: str | None = None
     #: the message value as received (for a dead letter of a conflicting duplicate)
     raw: bytes | None = None
-    #: ``str(event.event_id)``, made once (given by the decoder, else made here): the
-    #: batch, its verdicts and its history rows are keyed by this text
+    #: ``str(event.event_id)``, made once (given, else made here): the batch, its
+    #: verdicts and its history rows are keyed by this text
     id_text: str = ""
 
     def __post_init__(self) -> None:
         if not self.id_text:
-            object.__setattr__(self, "id_text", str(self.event.event_id))
+            payload = self.payload
+            # canonical JSON starts with the id's text: cheaper to cut out than to make
+            # again from the UUID (once per event read, from a topic or a file)
+            if payload is not None and payload.startswith(_ID_FIRST):
+                text = payload[_ID_START:_ID_END]
+            else:
+                text = str(self.event.event_id)
+            object.__setattr__(self, "id_text", text)
+
+
+_ID_FIRST = '{"event_id":"'
+_ID_START = len(_ID_FIRST)
+_ID_END = _ID_START + 36  # the hyphenated form of a UUID
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,18 +25,8 @@ def decode_message(message: RawMessage) -> ReceivedEvent | Rejected:
     except EventDecodeError as error:
         return Rejected(message, error.reason, error.detail)
     # the canonical JSON of the history row, made here: decoding overlaps the
-    # transaction of the batch before. It starts with the id's text, which is cheaper
-    # to cut out than to make again from the UUID.
-    if canonical.startswith(_ID_FIRST):
-        id_text = canonical[_ID_START:_ID_END].decode()
-    else:
-        id_text = str(event.event_id)
-    return ReceivedEvent(event, message.position, canonical.decode(), message.value, id_text)
-
-
-_ID_FIRST = b'{"event_id":"'
-_ID_START = len(_ID_FIRST)
-_ID_END = _ID_START + 36  # the hyphenated form of a UUID
+    # transaction of the batch before (its id's text is cut from it)
+    return ReceivedEvent(event, message.position, canonical.decode(), message.value)
 
 
 def decode_batch(messages: Sequence[RawMessage]) -> DecodedBatch:

@@ -88,7 +88,7 @@ def test_round_trip(event: Event) -> None:
 
 @given(events)
 @settings(max_examples=100, deadline=None)
-def test_a_decoded_message_carries_its_event_id_text(event: Event) -> None:
+def test_a_decoded_message_or_file_record_carries_its_event_id_text(event: Event) -> None:
     from consumer.batch import RawMessage, ReceivedEvent, SourcePosition
     from consumer.decode import decode_message
 
@@ -99,6 +99,8 @@ def test_a_decoded_message_carries_its_event_id_text(event: Event) -> None:
         decoded = decode_message(message)
         assert isinstance(decoded, ReceivedEvent)
         assert decoded.id_text == str(event.event_id) == ReceivedEvent(event).id_text
+    # as a file record arrives: with the canonical JSON its reader made
+    assert ReceivedEvent(event, payload=raw.decode()).id_text == str(event.event_id)
 
 
 def test_size_is_checked_before_anything_else() -> None:
