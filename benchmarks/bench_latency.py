@@ -9,20 +9,24 @@ events waits until the worker has joined and migrated. Then the simulation's
 events are published at ``--rate`` per second for ``--latency-seconds``, each
 one's publish time (wall clock, just before ``produce``) kept by event id.
 
-Visible means committed: a reader polls ``order_history`` (new ids) every
-``--poll-ms`` on its own connection, and an event counts as visible when the
-poll first returns it. Its history row is written in the same transaction as
-its effect on ``sales``, so that is when a reader of ``sales`` can first see
-it. The poll interval bounds the error (a latency is overstated by at most one
-interval plus the query); the poller is checked against a final full read, so
-an event it missed is counted, not hidden, and an event not seen in the run
-counts as slower than all seen ones (a percentile it reaches is null). The last
-line is one JSON object, with the load average before and after.
+Visible means committed: a reader polls the worker's ``consumer_offsets`` every
+``--poll-ms`` on its own connection, and an event counts as visible at the first
+poll whose recorded next offset of its partition is past its own offset (from
+its delivery report). The offsets are recorded in the same transaction as the
+event's history row and its effect on ``sales``, so that is when a reader of
+``sales`` can first see it. The poll interval bounds the error (a latency is
+overstated by at most one interval plus the query); the events seen are checked
+against a final full read of ``order_history``, so an event the offsets count
+but history lacks is reported, and an event not seen in the run counts as
+slower than all seen ones (a percentile it reaches is null). The last line is
+one JSON object, with the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import functools
 import json
 import math
 import os
@@ -46,31 +50,45 @@ WARM_UP_EVENTS = 50
 
 
 class Poller(threading.Thread):
-    """Record when each event id first becomes visible in ``order_history``."""
+    """Record when each partition's committed offset moves (``consumer_offsets``)."""
 
-    def __init__(self, url: str, interval_s: float) -> None:
+    def __init__(self, url: str, group: str, interval_s: float) -> None:
         super().__init__(daemon=True)
         self._url = libpq_url(url)
+        self._group = group
         self._interval_s = interval_s
-        self.seen: dict[str, float] = {}
+        #: per (topic, partition): (next offset recorded, first poll that read it)
+        self.moves: dict[tuple[str, int], list[tuple[int, float]]] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
-        last = 0
         with psycopg.connect(self._url, autocommit=True) as conn:
             while not self.stop.is_set():
                 try:
                     rows = conn.execute(
-                        "SELECT id, event_id FROM order_history WHERE id > %s ORDER BY id",
-                        (last,),
+                        "SELECT topic, partition, next_offset FROM consumer_offsets"
+                        " WHERE consumer_group = %s",
+                        (self._group,),
                     ).fetchall()
                 except psycopg.errors.UndefinedTable:
                     rows = []  # not migrated yet
                 now = time.time()
-                for row_id, event_id in rows:
-                    self.seen.setdefault(str(event_id), now)
-                    last = row_id
+                for topic, partition, next_offset in rows:
+                    moves = self.moves.setdefault((topic, partition), [])
+                    if not moves or next_offset > moves[-1][0]:
+                        moves.append((next_offset, now))
                 self.stop.wait(self._interval_s)
+
+    def visible_at(self, position: tuple[str, int, int]) -> float | None:
+        """When the message at ``position`` (topic, partition, offset) was first seen
+        committed (``None``: not in the run)."""
+        topic, partition, offset = position
+        moves = self.moves.get((topic, partition), [])
+        index = bisect.bisect_right([n for n, _ in moves], offset)
+        return moves[index][1] if index < len(moves) else None
+
+    def count_visible(self, positions: dict[str, tuple[str, int, int]]) -> int:
+        return sum(1 for p in positions.values() if self.visible_at(p) is not None)
 
 
 def stored_event_ids(url: str) -> set[str]:
@@ -118,8 +136,10 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
     from infra.kafka.admin import ensure_topics
-    from infra.kafka.producer import DeliveryCounter, build_producer, drain
+    from infra.kafka.producer import PRODUCER_GUARANTEES, PRODUCER_TUNING, drain
     from producer.faults import FaultConfig
     from producer.publish import planned_messages
     from producer.simulation import SimulationConfig
@@ -145,23 +165,26 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
     worker = subprocess.Popen(
         [str(command), "consume"], env=env, stderr=log if log is not None else subprocess.DEVNULL
     )
-    poller = Poller(url, args.poll_ms / 1000)
+    poller = Poller(url, env["SLA_CONSUMER_GROUP"], args.poll_ms / 1000)
     poller.start()
-    counter = DeliveryCounter()
-    producer = build_producer({"bootstrap.servers": bootstrap}, counter)
+    # the pipeline's producer settings, with a delivery report for every message (its
+    # own reports only errors): each report says where the message went
+    producer = Producer({**PRODUCER_TUNING, "bootstrap.servers": bootstrap, **PRODUCER_GUARANTEES})
     sent: dict[str, float] = {}
+    positions: dict[str, tuple[str, int, int]] = {}
     try:
-        publish(producer, topics, messages[:WARM_UP_EVENTS], 1000.0, sent)
+        publish(producer, topics, messages[:WARM_UP_EVENTS], 1000.0, sent, positions)
+        assert drain(producer, 60) == 0
         deadline = time.time() + 120
-        while len(poller.seen) < WARM_UP_EVENTS and time.time() < deadline:
+        while poller.count_visible(positions) < WARM_UP_EVENTS and time.time() < deadline:
             time.sleep(0.1)
-        assert len(poller.seen) >= WARM_UP_EVENTS, "the worker did not start in 120 s"
+        assert poller.count_visible(positions) >= WARM_UP_EVENTS, "the worker did not start"
         started = time.time()
-        publish(producer, topics, messages[WARM_UP_EVENTS:], args.rate, sent)
+        publish(producer, topics, messages[WARM_UP_EVENTS:], args.rate, sent, positions)
         publish_s = time.time() - started
-        assert drain(producer, 60) == 0 and counter.failed == 0, counter.errors
+        assert drain(producer, 60) == 0
         deadline = time.time() + 60
-        while len(poller.seen) < len(messages) and time.time() < deadline:
+        while poller.count_visible(positions) < len(messages) and time.time() < deadline:
             time.sleep(0.1)
     finally:
         poller.stop.set()
@@ -175,13 +198,18 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
     timed = [str(m.event.event_id) for m in messages[WARM_UP_EVENTS:] if m.event is not None]
     # an event not seen within the run counts as slower than any seen one, so the
     # percentiles are never computed over the fast events only (null: not reached)
-    latencies = [poller.seen[e] - sent[e] if e in poller.seen else math.inf for e in timed]
+    seen_at = {
+        e: at
+        for e in timed
+        if e in positions and (at := poller.visible_at(positions[e])) is not None
+    }
+    latencies = [seen_at[e] - sent[e] if e in seen_at else math.inf for e in timed]
     seen = [x for x in latencies if x != math.inf]
     # a latency that grows window after window is a backlog: the worker is slower than the rate
     windows: dict[int, list[float]] = {}
     for e in timed:
-        if e in poller.seen:
-            windows.setdefault(int((sent[e] - started) // 10), []).append(poller.seen[e] - sent[e])
+        if e in seen_at:
+            windows.setdefault(int((sent[e] - started) // 10), []).append(seen_at[e] - sent[e])
     return {
         "benchmark": "latency",
         "rate_target": args.rate,
@@ -190,8 +218,12 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
         "events": len(timed),
         "visible": len(seen),
         # committed only after the poller stopped (the drain window ran out): a backlog
-        "visible_after_the_window": sum(1 for e in timed if e in stored and e not in poller.seen),
+        "visible_after_the_window": sum(1 for e in timed if e in stored and e not in seen_at),
         "never_visible": sum(1 for e in timed if e not in stored),
+        # no delivery report with an offset (a failed publish): counted as never seen
+        "undelivered": sum(1 for e in timed if e not in positions),
+        # counted as committed by the offsets but not in history: must be 0
+        "seen_but_not_stored": sum(1 for e in seen_at if e not in stored),
         "poll_ms": args.poll_ms,
         "p50_s": rounded(percentile(latencies, 0.50)),
         "p99_s": rounded(percentile(latencies, 0.99)),
@@ -204,9 +236,20 @@ def measure(args: argparse.Namespace, bootstrap: str, url: str, run: str) -> dic
 
 
 def publish(
-    producer: Any, topics: list[str], messages: list[Any], rate: float, sent: dict[str, float]
+    producer: Any,
+    topics: list[str],
+    messages: list[Any],
+    rate: float,
+    sent: dict[str, float],
+    positions: dict[str, tuple[str, int, int]],
 ) -> None:
-    """Send ``messages`` at ``rate`` per second, recording each one's publish time."""
+    """Send ``messages`` at ``rate`` per second, recording each one's publish time and
+    (from its delivery report) its topic, partition and offset."""
+
+    def delivered(event_id: str, error: Any, message: Any) -> None:
+        if error is None:
+            positions[event_id] = (message.topic(), message.partition(), message.offset())
+
     started = time.time()
     for i, m in enumerate(messages):
         due = started + i / rate
@@ -217,7 +260,13 @@ def publish(
         topic = topics[0] if m.topic_kind == "order-created" else topics[1]
         while True:
             try:
-                producer.produce(topic, m.value, m.key, timestamp=int(now * 1000))
+                producer.produce(
+                    topic,
+                    m.value,
+                    m.key,
+                    timestamp=int(now * 1000),
+                    on_delivery=functools.partial(delivered, str(m.event.event_id)),
+                )
                 break
             except BufferError:
                 producer.poll(0.01)
