@@ -44,13 +44,22 @@ LEGAL_MOVES = sorted(
 )
 
 
+#: the ``sales`` columns of an order's head, in the order :func:`heads` selects them
+HEAD_COLUMNS = (
+    "order_id",
+    "status",
+    "status_at",
+    "status_rank",
+    "status_event_id",
+    "event_count",
+)
+
+
 @cache
 def heads(backend: SqlBackend) -> Select[Any]:
     """The head columns of the ``sales`` rows of the ids in parameter ``order_ids``."""
     s = SALES.c
-    return select(
-        s.order_id, s.status, s.status_at, s.status_rank, s.status_event_id, s.event_count
-    ).where(backend.among(s.order_id, "order_ids"))
+    return select(*(s[name] for name in HEAD_COLUMNS)).where(backend.among(s.order_id, "order_ids"))
 
 
 def legality(previous: Any, status: Any) -> ColumnElement[Any]:

@@ -182,18 +182,24 @@ class SqlOrderRepository(ABC):
             yield ordered[start : start + size]
 
     def read_heads(self, order_ids: Collection[str]) -> dict[str, OrderHead]:
-        query = judge_sql.heads(self._backend)
-        rows: list[Any] = []
-        for chunk in self._chunks(order_ids):
-            rows.extend(self._conn.execute(query, {"order_ids": chunk}).all())
         return {
             order_id: OrderHead(
                 status=_STATUS_OF[status],
                 precedence=(status_at, status_rank, status_event_id),
                 event_count=event_count,
             )
-            for order_id, status, status_at, status_rank, status_event_id, event_count in rows
+            for order_id, status, status_at, status_rank, status_event_id, event_count in (
+                self._head_rows(order_ids)
+            )
         }
+
+    def _head_rows(self, order_ids: Collection[str]) -> Sequence[Sequence[Any]]:
+        """The ``judge_sql.HEAD_COLUMNS`` of the stored orders among ``order_ids``."""
+        query = judge_sql.heads(self._backend)
+        rows: list[Sequence[Any]] = []
+        for chunk in self._chunks(order_ids):
+            rows.extend(self._conn.execute(query, {"order_ids": chunk}).all())
+        return rows
 
     def append_history(
         self, events: Mapping[str, ReceivedEvent], verdicts: Verdicts | None = None

@@ -8,7 +8,7 @@ a recount. Times are stored as integer microseconds since 1970 UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -17,23 +17,17 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Insert,
-    Numeric,
-    Result,
     Table,
     bindparam,
     create_engine,
     event,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
-from infra.db import judge_sql
-from infra.db.apply_sql import row_columns
 from infra.db.backend import SqlBackend, Upsert
 from infra.db.engine import SQLITE_BUSY_TIMEOUT_MS
-from infra.db.models import UtcDateTime, utc_micros
 from infra.db.repository import SqlOrderRepository
+from infra.db.sqlite_repository import SqliteOrderRepository
 
 #: page cache per connection, in KiB (filled only as pages are read)
 CACHE_KIB = 65536
@@ -193,81 +187,3 @@ def _interpolated(fraction: float) -> str:
     low_value = f"MAX(CASE WHEN rn = {lo} + 1 THEN v END)"
     high_value = f"MAX(CASE WHEN rn = {hi} + 1 THEN v END)"
     return f"{low_value} + ({high_value} - {low_value}) * MAX({pos} - {lo})"
-
-
-class SqliteOrderRepository(SqlOrderRepository):
-    """Writes ``VALUES`` lists; re-judges, then recounts, chunk by chunk."""
-
-    def rejudge(self, order_ids: Collection[str]) -> int:
-        illegal = 0
-        changed = judge_sql.rejudge_history(self._backend)
-        recount = judge_sql.recount_illegal(self._backend)
-        for chunk in self._chunks(order_ids):
-            result = self._conn.execute(changed, {"order_ids": list(chunk)})
-            illegal += sum(legal is not None and not legal for _, legal in result.all())
-            # every order: counts added on arrival may be off for a re-judged order
-            self._conn.execute(recount, {"order_ids": list(chunk)})
-        return illegal
-
-    def _write(self, table: Table, values: Sequence[tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
-        # Straight to the driver: SQLAlchemy's per-value bind processing cost as much
-        # as SQLite's own work here. Values are converted per column, as the types would.
-        plan = _values_plan(self._statement(table), table)
-        rows = [plan.convert(v) for v in values]
-        found: list[Any] = []
-        for start in range(0, len(rows), plan.rows_per_statement):
-            chunk = rows[start : start + plan.rows_per_statement]
-            sql = plan.sql(len(chunk))
-            flat = tuple(value for row in chunk for value in row)
-            # the driver's rows as they are: no column here needs a result type
-            found.extend(self._conn.exec_driver_sql(sql, flat).cursor.fetchall())
-        return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
-
-
-#: bound values per statement: SQLite's smallest default limit (3.32 on)
-_MAX_VARIABLES = 32766
-
-
-class _ValuesPlan:
-    """A statement as SQL text with a ``VALUES`` list of any length, and the per-column
-    conversion of a row to the driver's values."""
-
-    def __init__(self, statement: Insert, table: Table) -> None:
-        names = row_columns(table)
-        compiled = statement.compile(dialect=_DIALECT, column_keys=list(names))
-        if tuple(compiled.positiontup or ()) != names:
-            raise AssertionError(f"{table.name}: parameters {compiled.positiontup} != {names}")
-        one = "(" + ", ".join("?" * len(names)) + ")"
-        head, found, tail = compiled.string.partition(f"VALUES {one}")
-        if not found or one in tail:
-            raise AssertionError(f"{table.name}: no single VALUES row in {compiled.string}")
-        self._head, self._one, self._tail = f"{head}VALUES ", one, tail
-        self.returning = [d["name"] for d in statement.returning_column_descriptions]
-        self.rows_per_statement = _MAX_VARIABLES // len(names)
-        types = [table.c[name].type for name in names]
-        self._times = [i for i, t in enumerate(types) if isinstance(t, UtcDateTime)]
-        self._numbers = [i for i, t in enumerate(types) if isinstance(t, Numeric)]
-
-    def sql(self, rows: int) -> str:
-        return self._head + ", ".join([self._one] * rows) + self._tail
-
-    def convert(self, values: tuple[Any, ...]) -> list[Any]:
-        row = list(values)
-        for i in self._times:
-            if (at := row[i]) is not None:
-                row[i] = utc_micros(at)
-        for i in self._numbers:
-            if (number := row[i]) is not None:
-                row[i] = float(number)  # as SQLAlchemy binds Numeric on SQLite
-        return row
-
-
-_DIALECT = sqlite.dialect(paramstyle="qmark")
-_plans: dict[Insert, _ValuesPlan] = {}
-
-
-def _values_plan(statement: Insert, table: Table) -> _ValuesPlan:
-    plan = _plans.get(statement)
-    if plan is None:
-        plan = _plans[statement] = _ValuesPlan(statement, table)
-    return plan

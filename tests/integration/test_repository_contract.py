@@ -24,7 +24,7 @@ from infra.db.models import Base
 from infra.db.postgres import PostgresOrderRepository
 from infra.db.rebuild import rebuild_sales, verify
 from infra.db.snapshot import describe_differences, snapshot
-from infra.db.sqlite import SqliteOrderRepository
+from infra.db.sqlite_repository import SqliteOrderRepository
 from infra.db.unit_of_work import SqlUnitOfWork
 from tests.support.backends import MigratedBackendCase
 from tests.support.builders import changed, created
