@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
@@ -27,6 +27,8 @@ from infra.db.models import EPOCH, UtcDateTime, utc_micros
 from infra.db.repository import SqlOrderRepository
 
 _MICROSECOND = timedelta(microseconds=1)
+#: converted times by the id of their datetime (held, so the id stays its own)
+_Micros = dict[int, tuple[datetime, int]]
 
 
 class SqliteOrderRepository(SqlOrderRepository):
@@ -34,6 +36,13 @@ class SqliteOrderRepository(SqlOrderRepository):
 
     #: rows the last history insert added (-1: some were stored already)
     _inserted = -1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: each time of this transaction's rows in microseconds, by the datetime's id:
+        #: an event's time recurs in its order's row, the write time in every row, and
+        #: the conversion (an offset call per value) was a tenth of an ingest's time
+        self._micros: _Micros = {}
 
     def rejudge(self, order_ids: Collection[str]) -> int:
         illegal = 0
@@ -59,7 +68,8 @@ class SqliteOrderRepository(SqlOrderRepository):
         # Straight to the driver: SQLAlchemy's per-value bind processing cost as much
         # as SQLite's own work here. Values are converted per column, as the types would.
         plan = _values_plan(self._statement(table), table)
-        rows = [plan.convert(v) for v in values]
+        micros = self._micros
+        rows = [plan.convert(v, micros) for v in values]
         if table is not apply_sql.HISTORY:
             # every row is inserted or updated: read back what RETURNING would give
             self._execute(plan, rows)
@@ -147,11 +157,16 @@ class _ValuesPlan:
             sql = self._head + ", ".join([self._one] * len(chunk)) + self._tails[returning]
             yield sql, tuple(chain.from_iterable(chunk))
 
-    def convert(self, values: tuple[Any, ...]) -> list[Any]:
+    def convert(self, values: tuple[Any, ...], micros: _Micros) -> list[Any]:
+        """``values`` as the driver binds them; ``micros`` remembers converted times
+        (it holds each datetime, so no id is reused while it is kept)."""
         row = list(values)
         for i in self._times:
             if (at := row[i]) is not None:
-                row[i] = utc_micros(at)
+                known = micros.get(id(at))
+                if known is None:
+                    known = micros[id(at)] = (at, utc_micros(at))
+                row[i] = known[1]
         for i in self._numbers:
             if (number := row[i]) is not None:
                 row[i] = float(number)  # as SQLAlchemy binds Numeric on SQLite
