@@ -60,6 +60,15 @@ def aggregate_select(
     )
 
 
+def counts_select(dimensions: Sequence[str], source: str) -> str:
+    """The counts of :func:`aggregate_select` (no percentiles) by ``dimensions``, ordered
+    by them. Raises KeyError for a dimension not in :data:`DIMENSIONS`."""
+    keys = [DIMENSIONS[name] for name in dimensions]
+    key_columns = [f"{column} AS {name}" for name, column in zip(dimensions, keys, strict=True)]
+    group_by = f"\nGROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
+    return f"SELECT {', '.join(key_columns + _counts())}\nFROM ({source}) AS o{group_by}"
+
+
 def grouping_sets_select(
     sets: Sequence[tuple[str, ...]], source: str, *, totals: bool = True
 ) -> str:

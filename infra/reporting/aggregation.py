@@ -16,10 +16,10 @@ from infra.db.backend import SqlBackend
 from infra.reporting.aggregate_sql import (
     DIMENSIONS,
     METRIC_COLUMNS,
-    aggregate_select,
     grouping_id,
     grouping_sets_select,
 )
+from infra.reporting.client_percentiles import aggregate_rows
 from infra.reporting.model import GroupRow, Metric
 
 Totals = dict[str, Metric]
@@ -41,26 +41,22 @@ def aggregate(
     table, cheap to read more than once)."""
     if backend.grouping_sets:
         return _by_grouping_sets(conn, breakdowns, source, with_totals, params)
+    # one aggregate query per breakdown, the percentiles ranked here (SQLite)
+    driver = conn.connection.driver_connection
     bound = dict(params or {})
     totals = None
     if with_totals:
-        query = text(aggregate_select(backend, (), source, reread=reread))
-        totals = metrics_of(conn.execute(query, bound).one())
+        (row,) = aggregate_rows(driver, (), source, bound)
+        totals = metrics_of(row)
     grouped = {
-        by: [
-            group_row(row, by)
-            for row in conn.execute(
-                text(aggregate_select(backend, by, source, reread=reread)), bound
-            )
-        ]
+        by: [group_row(row, by) for row in aggregate_rows(driver, by, source, bound)]
         for by in breakdowns
     }
     return totals, grouped
 
 
-def metrics_of(row: Any) -> dict[str, Metric]:
-    """The aggregate columns of a result row as Python numbers (counts as int)."""
-    values = row._mapping
+def metrics_of(values: Mapping[Any, Any]) -> dict[str, Metric]:
+    """The aggregate columns of a row (by column name) as Python numbers (counts as int)."""
     result: dict[str, Metric] = {}
     for column in METRIC_COLUMNS:
         value = values[column]
@@ -71,10 +67,10 @@ def metrics_of(row: Any) -> dict[str, Metric]:
     return result
 
 
-def group_row(row: Any, by: Sequence[str]) -> GroupRow:
-    """An aggregate row of breakdown ``by``: its key as text (a PostgreSQL DATE prints as
-    YYYY-MM-DD, as SQLite stores it) and its metrics."""
-    return GroupRow(key={name: str(row._mapping[name]) for name in by}, metrics=metrics_of(row))
+def group_row(values: Mapping[Any, Any], by: Sequence[str]) -> GroupRow:
+    """An aggregate row of breakdown ``by`` (by column name): its key as text (a
+    PostgreSQL DATE prints as YYYY-MM-DD, as SQLite stores it) and its metrics."""
+    return GroupRow(key={name: str(values[name]) for name in by}, metrics=metrics_of(values))
 
 
 def _by_grouping_sets(
@@ -105,8 +101,8 @@ def _by_grouping_sets(
         for row in conn.execute(text(query), dict(params or {})):
             found = by_id.get(row.grouping_id)
             if found is None:  # the totals
-                totals = metrics_of(row)
+                totals = metrics_of(row._mapping)
             else:
-                rows[found].append(group_row(row, found))
+                rows[found].append(group_row(row._mapping, found))
         grouped.update(rows)
     return totals, grouped
