@@ -3,7 +3,8 @@
 Two ``sla-pipeline consume`` workers share the stream while the node leading the busiest
 partition is SIGKILLed and restarted, then the active controller, then every node is
 restarted in turn (a rolling restart). Topics are made by ``sla-pipeline topics create``,
-which picks replication 3 and ``min.insync.replicas=2`` on this cluster; the producer
+which picks replication 3 and ``min.insync.replicas=2`` on this cluster (and, asked to,
+keeps the event topics' old-stamped messages forever); the producer
 writes with ``acks=all`` and idempotence. Required: nothing lost, nothing applied twice,
 the final database equal to both oracles, no dead letter but the malformed messages,
 producer and workers recovering without help. The longest stall is reported.
@@ -168,6 +169,7 @@ def test_broker_failover_loses_nothing_and_duplicates_nothing(
         f"{history_count(engine)} of {len(stream.valid_events)} events applied; partitions:\n"
         + partition_standing(settings, engine)
         + "\nworkers said:\n"
+        + "".join(line for w in workers for line in w.lines if "position was reset" in line)
         + "\n".join(worker.output()[-1500:] for worker in workers)
     )
     assert wait_until(lambda: fully_committed(settings), 60)
