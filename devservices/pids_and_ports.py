@@ -68,7 +68,12 @@ def wait_until(
 
 
 def pid_alive(pid: int) -> bool:
-    """True when ``pid`` names a running process (a zombie counts as gone)."""
+    """True when ``pid`` names a running process (a zombie counts as gone).
+
+    A process is gone only when every thread of it is: a killed JVM's main thread
+    is often a zombie while its other threads are still exiting (and its parent
+    cannot reap it yet), so the leader's own state alone would say "gone" too soon.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,7 +81,17 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = [entry / "stat" for entry in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        threads = [Path(f"/proc/{pid}/stat")]
+    return any(_running(stat) for stat in threads)
+
+
+def _running(stat_path: Path) -> bool:
+    try:
+        stat = stat_path.read_text()
+    except FileNotFoundError:  # this thread ended since the directory was listed
+        return False
     except OSError:
         return True
     # The state letter follows the parenthesised command name, which may hold spaces.

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from devservices.kafka_cluster import LocalKafkaCluster
 from infra.settings import Settings
-from tests.faults.helpers import PARTITIONS, history_count
+from tests.faults.helpers import PARTITIONS, committed, ends, history_count
 
 SERVICE_CLI = [sys.executable, "-m", "devservices.kafka"]
 
@@ -98,3 +98,40 @@ class StallMonitor:
         self._stop.set()
         self._thread.join(timeout=5)
         return self.longest
+
+
+def partition_standing(settings: Settings, engine: Engine) -> str:
+    """Per event partition: its end, the group's committed offset in Kafka, the
+    database's recorded offset and owner epoch, and the history rows read from it --
+    where a stalled stream stopped (a partition read by nobody, or passed over)."""
+    try:
+        high, kafka = ends(settings), committed(settings)
+    except Exception as error:  # a diagnostic: say what could not be read
+        return f"offsets unreadable: {error!r}"
+    with engine.connect() as conn:
+        recorded = {
+            (row.topic, row.partition): (row.next_offset, row.owner_epoch)
+            for row in conn.execute(
+                text(
+                    "SELECT topic, partition, next_offset, owner_epoch FROM consumer_offsets "
+                    "WHERE consumer_group = :group"
+                ),
+                {"group": settings.consumer_group},
+            )
+        }
+        rows = {
+            (row.source_topic, row.source_partition): (row.n, row.top)
+            for row in conn.execute(
+                text(
+                    "SELECT source_topic, source_partition, count(*) AS n, "
+                    "max(source_offset) AS top FROM order_history "
+                    "GROUP BY source_topic, source_partition"
+                )
+            )
+        }
+    return "\n".join(
+        f"{topic}[{partition}]: end {end}, kafka committed {kafka.get((topic, partition))}, "
+        f"database (offset, epoch) {recorded.get((topic, partition))}, "
+        f"history (rows, last offset) {rows.get((topic, partition))}"
+        for (topic, partition), end in sorted(high.items())
+    )

@@ -3,7 +3,8 @@
 Two ``sla-pipeline consume`` workers share the stream while the node leading the busiest
 partition is SIGKILLed and restarted, then the active controller, then every node is
 restarted in turn (a rolling restart). Topics are made by ``sla-pipeline topics create``,
-which picks replication 3 and ``min.insync.replicas=2`` on this cluster; the producer
+which picks replication 3 and ``min.insync.replicas=2`` on this cluster (and, asked to,
+keeps the event topics' old-stamped messages forever); the producer
 writes with ``acks=all`` and idempotence. Required: nothing lost, nothing applied twice,
 the final database equal to both oracles, no dead letter but the malformed messages,
 producer and workers recovering without help. The longest stall is reported.
@@ -23,13 +24,19 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
 
 from devservices import ServiceUnavailable
 from devservices.kafka_cluster import LocalKafkaCluster
 from infra.bootstrap import migrated_engine
 from infra.settings import Settings
 from tests.conftest import _unavailable
-from tests.faults.cluster import StallMonitor, busiest_leader, cli_cluster
+from tests.faults.cluster import (
+    StallMonitor,
+    busiest_leader,
+    cli_cluster,
+    partition_standing,
+)
 from tests.faults.helpers import (
     MIXED_FAULTS,
     PARTITIONS,
@@ -64,14 +71,17 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
 
 
 def create_topics(cluster: LocalKafkaCluster, unique_id: str, tmp_path: Path) -> dict[str, str]:
-    """Topics made by ``sla-pipeline topics create`` with its defaults for this cluster."""
+    """Topics made by ``sla-pipeline topics create`` with its defaults for this cluster,
+    keeping the event topics' messages forever: they are stamped with simulated event
+    times years old, which a finite retention deletes at the next check (each broker
+    runs one soon after it starts) -- before the workers read them, when they lag."""
     names = {
         "SLA_TOPIC_ORDER_CREATED": f"oc-{unique_id}",
         "SLA_TOPIC_STATUS_CHANGED": f"sc-{unique_id}",
         "SLA_TOPIC_DLQ": f"dlq-{unique_id}",
     }
     env = {**os.environ, "SLA_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap, **names}
-    argv = [*SLA_PIPELINE, "topics", "create", "--partitions", str(PARTITIONS)]
+    argv = [*SLA_PIPELINE, "topics", "create", "--partitions", str(PARTITIONS), "--retention-ms=-1"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == "replication 3, min.insync.replicas 2"
@@ -89,6 +99,12 @@ def create_topics(cluster: LocalKafkaCluster, unique_id: str, tmp_path: Path) ->
     for name in names.values():
         for partition in metadata.topics[name].partitions.values():
             assert len(partition.replicas) == 3, (name, partition.replicas)
+    events = [
+        ConfigResource(ConfigResource.Type.TOPIC, names[k])
+        for k in ("SLA_TOPIC_ORDER_CREATED", "SLA_TOPIC_STATUS_CHANGED")
+    ]
+    for resource, future in admin.describe_configs(events).items():
+        assert future.result(timeout=30)["retention.ms"].value == "-1", resource
     return names
 
 
@@ -150,7 +166,10 @@ def test_broker_failover_loses_nothing_and_duplicates_nothing(
     assert not publisher.is_alive() and not publisher.errors  # type: ignore[attr-defined]
     applied = wait_until(lambda: history_count(engine) == len(stream.valid_events), 90)
     assert applied, (
-        f"{history_count(engine)} of {len(stream.valid_events)} events applied; workers said:\n"
+        f"{history_count(engine)} of {len(stream.valid_events)} events applied; partitions:\n"
+        + partition_standing(settings, engine)
+        + "\nworkers said:\n"
+        + "".join(line for w in workers for line in w.lines if "position was reset" in line)
         + "\n".join(worker.output()[-1500:] for worker in workers)
     )
     assert wait_until(lambda: fully_committed(settings), 60)

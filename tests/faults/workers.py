@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -68,16 +70,32 @@ class WorkerThread:
         return self.summary
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _killed_with_the_test_run() -> None:
+    """In the child, before exec: SIGKILL when the thread that started it ends."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class WorkerProcess:
-    """A ``sla-pipeline consume`` subprocess whose stderr is read line by line."""
+    """A ``sla-pipeline consume`` subprocess whose stderr is read line by line.
+
+    Started from the main thread on Linux, it is killed when the test run ends, so a
+    scenario that fails before stopping its workers leaves none running (reading
+    from a cluster that is gone, or from the shared broker)."""
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.lines: list[str] = []
+        tied = sys.platform.startswith("linux") and (
+            threading.current_thread() is threading.main_thread()
+        )
         self._process = subprocess.Popen(
             [*SLA_PIPELINE, "consume", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=_killed_with_the_test_run if tied else None,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -9,7 +9,7 @@ import time
 import pytest
 from confluent_kafka import Consumer
 
-from infra.kafka.client_log import with_client_log
+from infra.kafka.client_log import ClientLogAdapter, with_client_log
 
 
 def _closed_port() -> int:
@@ -39,3 +39,19 @@ def test_connection_failures_are_logged_not_printed(
         consumer.close()
     assert any(r.name == "librdkafka" and r.levelno == logging.DEBUG for r in caplog.records)
     assert "|FAIL|" not in capfd.readouterr().err
+
+
+# librdkafka calls the logger with this format and (facility, client name, text)
+RESET = (
+    "[thrd:main]: t [0]: offset reset (at offset 2 (leader epoch -1), broker 1) to offset BEGINNING"
+)
+
+
+def test_only_an_offset_reset_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="librdkafka")
+    adapter = ClientLogAdapter()
+    adapter.log(logging.WARNING, "%s [%s] %s", "OFFSET", "rdkafka#consumer-1", RESET)
+    adapter.log(logging.DEBUG, "%s [%s] %s", "OFFSET", "rdkafka#consumer-1", RESET)  # debug
+    adapter.log(logging.WARNING, "%s [%s] %s", "FAIL", "rdkafka#consumer-1", "connect failed")
+    levels = [(r.levelno, r.getMessage().endswith(RESET)) for r in caplog.records]
+    assert levels == [(logging.WARNING, True), (logging.DEBUG, True), (logging.DEBUG, False)]
