@@ -1,8 +1,9 @@
 """Run a report's aggregates on one connection: totals and breakdowns as result rows.
 
 Where the database has GROUPING SETS (``SqlBackend.grouping_sets``), every
-breakdown of distinct dimensions is computed in one pass; elsewhere each
-breakdown is one aggregate query. Both give the same figures.
+breakdown of distinct dimensions is computed in one pass; elsewhere (SQLite) each
+breakdown is one counts query, with the percentiles ranked here
+(``client_percentiles``). Both give the same figures.
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ def aggregate(
     source: str,
     with_totals: bool,
     params: Mapping[str, Any] | None = None,
-    *,
-    reread: bool = False,
 ) -> tuple[Totals | None, Grouped]:
     """The ``breakdowns`` (and the totals if ``with_totals``, else None) of the rows of
-    ``source`` (a SELECT of the per-order columns the aggregates read; ``reread``: of a
-    table, cheap to read more than once)."""
+    ``source`` (a SELECT of the per-order columns the aggregates read; without GROUPING
+    SETS it is read once per breakdown and once more per duration)."""
     if backend.grouping_sets:
         return _by_grouping_sets(conn, breakdowns, source, with_totals, params)
     # one aggregate query per breakdown, the percentiles ranked here (SQLite)

@@ -105,9 +105,7 @@ def build_report(
             scratch = _SCRATCH
             _fill_scratch(conn, backend, as_of_us, window)
         source = f"SELECT {', '.join(_AGGREGATE_INPUT)} FROM {scratch}"
-        totals, grouped = _mine_and_theirs(
-            backend, conn, mine, source, params, other, reread=not standby
-        )
+        totals, grouped = _mine_and_theirs(backend, conn, mine, source, params, other)
         at_risk = _at_risk(conn, backend, as_of_us, at_risk_limit, scratch)
         buckets = _histogram(conn, scratch, params) if histogram else []
         newest, stale_since, after = _newest_and_later(conn, as_of_us)
@@ -142,19 +140,13 @@ def _mine_and_theirs(
     source: str,
     params: dict[str, int],
     theirs: Future[tuple[Totals | None, Grouped]] | None,
-    *,
-    reread: bool = False,
 ) -> tuple[Totals, Grouped]:
     """The totals and every breakdown: ``mine`` computed here, the rest (and the totals)
     by the other connection when there is one."""
     if theirs is None:
-        totals, grouped = aggregate(backend, conn, mine, source, True, params, reread=reread)
+        totals, grouped = aggregate(backend, conn, mine, source, True, params)
     else:
-        _, grouped = (
-            aggregate(backend, conn, mine, source, False, params, reread=reread)
-            if mine
-            else (None, {})
-        )
+        _, grouped = aggregate(backend, conn, mine, source, False, params) if mine else (None, {})
         totals, found = theirs.result()
         grouped.update(found)
     return totals or {}, grouped  # never None: one side always computes the totals
