@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+# Importing Alembic logs each of its autogenerate plugins at INFO, lines a user of a
+# command that only migrates on start has no use for: quiet before the import
+# (``upgrade(verbose=True)`` shows the steps of a migration).
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from infra.db.errors import database_errors
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+
+from infra.db.errors import database_errors  # noqa: E402
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
