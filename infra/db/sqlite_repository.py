@@ -90,17 +90,9 @@ class SqliteOrderRepository(SqlOrderRepository):
     def _execute(self, plan: _ValuesPlan, rows: Sequence[Sequence[Any]]) -> int:
         """Run ``plan`` over ``rows`` without RETURNING; the rows it changed."""
         changed = 0
-        for sql, flat in plan.statements(rows, returning=False):
+        for sql, flat in plan.statements(rows):
             changed += self._conn.exec_driver_sql(sql, flat).rowcount
         return changed
-
-    def _returning(self, plan: _ValuesPlan, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """Run ``plan`` over ``rows``; the rows it returned (the driver's, as they are:
-        no column read here needs a result type)."""
-        found: list[Any] = []
-        for sql, flat in plan.statements(rows, returning=True):
-            found.extend(self._conn.exec_driver_sql(sql, flat).cursor.fetchall())
-        return found
 
     def _packed(
         self, table: Table, columns: Sequence[str], keys: Collection[str]
@@ -122,8 +114,8 @@ _MAX_VARIABLES = 32766
 
 
 class _ValuesPlan:
-    """A statement as SQL text with a ``VALUES`` list of any length (with or without its
-    RETURNING clause), and the per-column conversion of a row to the driver's values."""
+    """A statement as SQL text with a ``VALUES`` list of any length (its RETURNING clause
+    left out), and the per-column conversion of a row to the driver's values."""
 
     def __init__(self, statement: Insert, table: Table) -> None:
         names = row_columns(table)
@@ -138,7 +130,7 @@ class _ValuesPlan:
         if not returns:
             raise AssertionError(f"{table.name}: no RETURNING in {compiled.string}")
         self._head, self._one = f"{head}VALUES ", one
-        self._tails = {True: tail, False: quiet}
+        self._tail = quiet
         self.returning = [d["name"] for d in statement.returning_column_descriptions]
         (key,) = table.primary_key.columns
         #: the position of the primary key in a row
@@ -148,13 +140,12 @@ class _ValuesPlan:
         self._times = [i for i, t in enumerate(types) if isinstance(t, UtcDateTime)]
         self._numbers = [i for i, t in enumerate(types) if isinstance(t, Numeric)]
 
-    def statements(
-        self, rows: Sequence[Sequence[Any]], *, returning: bool
-    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
-        """SQL text and flat parameters of each statement that writes ``rows``."""
+    def statements(self, rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """SQL text and flat parameters of each statement that writes ``rows`` (without
+        the RETURNING clause: :attr:`returning` names what it would return)."""
         for start in range(0, len(rows), self.rows_per_statement):
             chunk = rows[start : start + self.rows_per_statement]
-            sql = self._head + ", ".join([self._one] * len(chunk)) + self._tails[returning]
+            sql = self._head + ", ".join([self._one] * len(chunk)) + self._tail
             yield sql, tuple(chain.from_iterable(chunk))
 
     def convert(self, values: tuple[Any, ...], micros: _Micros) -> list[Any]:
