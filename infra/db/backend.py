@@ -166,12 +166,9 @@ class SqlBackend(ABC):
         group_by: str,
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
-        *,
-        reread: bool = False,
     ) -> str:
         """``SELECT columns`` plus ``{metric}_{label}_s``, the linear-interpolation
-        percentile of each ``{metric}_s`` per group, over ``source``'s rows.
-        ``reread``: ``source`` is cheap to read more than once (a table, not a view)."""
+        percentile of each ``{metric}_s`` per group, over ``source``'s rows."""
 
 
 def percentile_cont_columns(

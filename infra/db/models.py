@@ -42,6 +42,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def from_micros(value: int) -> datetime:
+    """The aware UTC datetime of ``value`` microseconds since 1970 (as SQLite stores it)."""
+    return EPOCH + value * _MICROSECOND
+
+
 def utc_micros(value: datetime) -> int:
     """An aware datetime as integer microseconds since 1970 UTC (exact), as SQLite
     stores it. Raises ``ValueError`` for a naive datetime."""
@@ -90,7 +95,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if isinstance(value, int):
-            return EPOCH + timedelta(microseconds=value)
+            return from_micros(value)
         if isinstance(value, str):  # a database not yet migrated to integer times
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)

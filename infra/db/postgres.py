@@ -149,8 +149,6 @@ class PostgresBackend(SqlBackend):
         group_by: str,
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
-        *,
-        reread: bool = False,
     ) -> str:
         every = [*columns, *percentile_cont_columns(metrics, percentiles)]
         return f"SELECT {', '.join(every)}\nFROM ({source}) AS o\n{group_by}"

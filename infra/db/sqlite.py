@@ -113,8 +113,6 @@ class SqliteBackend(SqlBackend):
         group_by: str,
         metrics: Sequence[str],
         percentiles: Sequence[tuple[str, float]],
-        *,
-        reread: bool = False,
     ) -> str:
         # PostgreSQL's percentile_cont written with ROW_NUMBER/COUNT windows, in the
         # same floating-point operations, so both backends return the same numbers.
@@ -126,9 +124,8 @@ class SqliteBackend(SqlBackend):
         keyed = "".join(f"{key} AS {name}, " for key, name in zip(keys, key_names, strict=True))
         partition = f"PARTITION BY {', '.join(key_names)}" if keys else ""
         grouped = f" GROUP BY {', '.join(key_names)}" if keys else ""
-        # a view is evaluated once, a table read where used (copying it cost more)
-        hint = "NOT MATERIALIZED" if reread else "MATERIALIZED"
-        ctes = [f"src AS {hint} ({source})"]
+        # the source (a view) is evaluated once for all its uses
+        ctes = [f"src AS MATERIALIZED ({source})"]
         # each metric's count of values comes with the counts: one pass over the rows
         # instead of one more (a grouped one: a sort) per metric
         counted = "".join(f", COUNT({metric}_s) AS n_{metric}" for metric in metrics)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -23,10 +23,9 @@ from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
 from infra.db import apply_sql, judge_sql
 from infra.db.apply_sql import row_columns
-from infra.db.models import EPOCH, UtcDateTime, utc_micros
+from infra.db.models import UtcDateTime, from_micros, utc_micros
 from infra.db.repository import SqlOrderRepository
 
-_MICROSECOND = timedelta(microseconds=1)
 #: converted times by the id of their datetime (held, so the id stays its own)
 _Micros = dict[int, tuple[datetime, int]]
 
@@ -58,7 +57,7 @@ class SqliteOrderRepository(SqlOrderRepository):
     def _head_rows(self, order_ids: Collection[str]) -> Sequence[Sequence[Any]]:
         rows = self._packed(apply_sql.SALES, judge_sql.HEAD_COLUMNS, order_ids)
         for row in rows:
-            row[2] = EPOCH + row[2] * _MICROSECOND  # status_at, as UtcDateTime reads it
+            row[2] = from_micros(row[2])  # status_at, as UtcDateTime reads it
         return rows
 
     def _all_inserted(self, result: Result[*tuple[Any, ...]], rows: int) -> bool:

@@ -44,29 +44,31 @@ def _counts() -> list[str]:
     return columns
 
 
-def aggregate_select(
-    backend: SqlBackend, dimensions: Sequence[str], source: str, *, reread: bool = False
-) -> str:
-    """Aggregates of the rows of ``source`` (a SELECT of order_sla columns) by ``dimensions``;
-    ``reread``: ``source`` reads a table (cheap to read again), not a view.
-
-    Raises KeyError for a dimension not in :data:`DIMENSIONS`.
-    """
+def _grouped(dimensions: Sequence[str]) -> tuple[list[str], list[str], str]:
+    """The key columns of ``dimensions``, their SELECT items and the GROUP BY ... ORDER
+    BY clause ("" without dimensions). Raises KeyError for an unknown dimension."""
     keys = [DIMENSIONS[name] for name in dimensions]
     key_columns = [f"{column} AS {name}" for name, column in zip(dimensions, keys, strict=True)]
     group_by = f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
+    return keys, key_columns, group_by
+
+
+def aggregate_select(backend: SqlBackend, dimensions: Sequence[str], source: str) -> str:
+    """Aggregates of the rows of ``source`` (a SELECT of order_sla columns) by ``dimensions``.
+
+    Raises KeyError for a dimension not in :data:`DIMENSIONS`.
+    """
+    keys, key_columns, group_by = _grouped(dimensions)
     return backend.percentile_select(
-        key_columns + _counts(), keys, source, group_by, DURATIONS, PERCENTILES, reread=reread
+        key_columns + _counts(), keys, source, group_by, DURATIONS, PERCENTILES
     )
 
 
 def counts_select(dimensions: Sequence[str], source: str) -> str:
     """The counts of :func:`aggregate_select` (no percentiles) by ``dimensions``, ordered
     by them. Raises KeyError for a dimension not in :data:`DIMENSIONS`."""
-    keys = [DIMENSIONS[name] for name in dimensions]
-    key_columns = [f"{column} AS {name}" for name, column in zip(dimensions, keys, strict=True)]
-    group_by = f"\nGROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
-    return f"SELECT {', '.join(key_columns + _counts())}\nFROM ({source}) AS o{group_by}"
+    _, key_columns, group_by = _grouped(dimensions)
+    return f"SELECT {', '.join(key_columns + _counts())}\nFROM ({source}) AS o\n{group_by}"
 
 
 def grouping_sets_select(
