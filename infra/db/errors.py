@@ -22,14 +22,17 @@ def is_unavailable(error: BaseException) -> bool:
     """
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
-    # The COPY path talks to psycopg directly, so its errors arrive unwrapped.
+    # The COPY path talks to psycopg directly, so its errors arrive unwrapped; the
+    # server ending a session idle in a transaction is SQLSTATE class 25 (an
+    # InternalError to psycopg), but the connection is gone all the same.
     return isinstance(
         error,
         sa_exc.OperationalError
         | sa_exc.InterfaceError
         | sa_exc.TimeoutError
         | psycopg.OperationalError
-        | psycopg.InterfaceError,
+        | psycopg.InterfaceError
+        | psycopg.errors.IdleInTransactionSessionTimeout,
     )
 
 

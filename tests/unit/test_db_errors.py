@@ -15,6 +15,10 @@ from infra.db.errors import as_infrastructure_error, database_errors
     [
         psycopg.OperationalError("terminating connection due to administrator command"),
         psycopg.InterfaceError("the connection is closed"),
+        # the server ended a session left idle inside a transaction (a frozen worker)
+        psycopg.errors.IdleInTransactionSessionTimeout(
+            "terminating connection due to idle-in-transaction timeout"
+        ),
         sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused")),
     ],
 )
