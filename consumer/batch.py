@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 from domain.codec import RejectReason, encode_event
 from domain.events import Event
+from domain.records import record
 from infra.defaults import DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE  # the settings' default
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourcePosition:
     """Where a message was read: ``topic[partition]@offset``."""
 
@@ -26,7 +27,7 @@ class SourcePosition:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawMessage:
     """One message as read from a topic (bytes untouched)."""
 
@@ -37,7 +38,7 @@ class RawMessage:
     timestamp_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReceivedEvent:
     """A decoded, valid event and where it came from (``None`` for file ingest).
 

@@ -17,10 +17,11 @@ from consumer.batch import Offsets, RawMessage, ReceivedEvent
 from domain.alerts import AlertedState, SlaAlert
 from domain.lifecycle import OrderStatus
 from domain.order import OrderSummary, Precedence
+from domain.records import record
 from domain.sla import SlaInput, SlaPolicy, SlaState
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OrderHead:
     """An order's latest event as its ``sales`` row holds it, read before a batch.
 
@@ -33,7 +34,7 @@ class OrderHead:
     event_count: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SaleState:
     """An order's row right after an upsert: enough to count stale and orphaned events
     and to see whether another transaction changed the order since its head was read."""

@@ -11,13 +11,14 @@ the same rules in SQL), and ``db rebuild-sales`` folds the whole history here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from domain.events import Event, OrderCreated, ShippingTier, event_status
 from domain.lifecycle import OrderStatus, is_legal, rank
+from domain.records import record
 
 #: Statuses whose first event time is kept on the order as a milestone, with the
 #: name under which it is kept (the ``sales`` column and the reports use these names).
@@ -49,7 +50,7 @@ def event_precedence(event: Event) -> Precedence:
     return precedence(event.occurred_at, event_status(event), event.event_id)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OrderFacts:
     """What ``order-created`` says about an order."""
 
@@ -90,7 +91,7 @@ class OrderFacts:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OrderSummary:
     """The state implied by a set of one order's events.
 

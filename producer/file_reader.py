@@ -18,7 +18,6 @@ import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from domain.codec import (
     decode_with_canonical,
 )
 from domain.events import ORDER_CREATED, STATUS_CHANGED, Event, OrderCreated, StatusChanged
+from domain.records import record
 from producer.files import SEQ
 
 _INTEGER_COLUMNS = frozenset({"schema_version", "quantity"})
@@ -50,7 +50,7 @@ class EventFileError(Exception):
     """A whole file cannot be read: missing, unreadable, or neither CSV nor JSONL events."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileRecord:
     """One row of an event file: exactly one of ``event`` and ``error`` is set.
 
