@@ -31,6 +31,11 @@ from infra.db.sqlite_repository import SqliteOrderRepository
 
 #: page cache per connection, in KiB (filled only as pages are read)
 CACHE_KIB = 65536
+#: page size of a database this creates (an existing one keeps its own): a history
+#: row with its payload is most of a kilobyte, and inserting 163k of them in
+#: transactions of 20,000 took 1.7-1.8 s on 16 kB pages against 2.6 s on the default
+#: 4 kB (fewer page splits and WAL frames); the 1M-order report took the same time
+PAGE_BYTES = 16384
 
 
 class SqliteBackend(SqlBackend):
@@ -55,6 +60,7 @@ class SqliteBackend(SqlBackend):
             # outgrow it: every random insert re-reads pages (history insert measured
             # 33 -> 14 us a row at 80k rows with 64 MB)
             cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            cursor.execute(f"PRAGMA page_size={PAGE_BYTES}")  # before WAL: fixed after
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
