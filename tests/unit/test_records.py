@@ -36,7 +36,7 @@ def test_the_type_checker_refuses_assigning_a_field() -> None:
     code = (
         "from consumer.batch import SourcePosition\np = SourcePosition('t', 0, 5)\np.offset = 6\n"
     )
-    # no config file: the project's names its packages, and a snippet is checked alone
+    # no config file: the project's names its packages, which mypy takes only without -c
     out, _, status = mypy_api.run(
         ["--config-file=", "--strict", "--no-incremental", "--follow-imports=silent", "-c", code]
     )
