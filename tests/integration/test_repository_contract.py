@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from consumer.apply import Checkpoint, apply_batch
 from consumer.batch import ReceivedEvent
@@ -224,6 +225,33 @@ class TestSqliteRepository(RepositoryContract):
     def test_rows_travel_as_values_lists(self, engine: Engine) -> None:
         with SqlUnitOfWork(engine) as uow:
             assert isinstance(uow.orders, SqliteOrderRepository)
+
+    def test_nulls_and_flags_are_stored_as_nulls_and_integers(self, engine: Engine) -> None:
+        # the repository binds a NULL as a NaN and a flag as 0/1 (the driver's fast path)
+        creation, orphan = created(), changed(S.SHIPPED, "ORD-2")
+        apply(engine, creation, orphan)
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text(
+                    "SELECT typeof(customer_id), typeof(unit_price), typeof(shipped_at),"
+                    " typeof(delivered_at), awaiting_creation FROM sales WHERE order_id = 'ORD-2'"
+                )
+            ).one()
+            assert tuple(stored) == ("null", "null", "integer", "null", 1)
+            flags = conn.execute(
+                text(
+                    "SELECT event_id, typeof(source_topic), typeof(source_offset), legal"
+                    " FROM order_history"
+                )
+            ).all()
+            assert {e: rest for e, *rest in flags} == {
+                str(creation.event_id): ["null", "null", 1],
+                str(orphan.event_id): ["null", "null", None],
+            }
+        assert sale(engine)["awaiting_creation"] == 0
+        assert sale(engine)["unit_price"] == 9.99  # stored as a REAL
+        with pytest.raises(IntegrityError, match="NOT NULL"), engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE sales SET status = ?", (float("nan"),))  # NaN is NULL
 
 
 class TestPostgresRepository(RepositoryContract):
