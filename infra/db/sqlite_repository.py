@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Boolean, Insert, Numeric, Result, Table
+from sqlalchemy import Insert, Result, Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
 from infra.db import apply_sql, judge_sql
 from infra.db.apply_sql import row_columns
-from infra.db.models import UtcDateTime, from_micros, utc_micros
+from infra.db.models import from_micros
 from infra.db.repository import SqlOrderRepository
+from infra.db.sqlite_rows import Micros, row_converter
 
-#: converted times by the id of their datetime (held, so the id stays its own)
-_Micros = dict[int, tuple[datetime, int]]
+#: what the sales upsert merges from a stored row: status_at, status_rank,
+#: status_event_id, event_count, awaiting_creation (None: the order had no row)
+_Stored = tuple[int, int, str, int, int] | None
+#: the ``sales`` columns a head is read with here: the head's, and awaiting_creation
+_HEAD_READ = (*judge_sql.HEAD_COLUMNS, "awaiting_creation")
+_SALES_AT = {name: i for i, name in enumerate(row_columns(apply_sql.SALES))}
+#: the state of each order's row after the upsert, as its RETURNING clause names it
+_UPSERTED = ["order_id", "status_event_id", "awaiting_creation", "event_count"]
 
 
 class SqliteOrderRepository(SqlOrderRepository):
@@ -41,7 +47,9 @@ class SqliteOrderRepository(SqlOrderRepository):
         #: each time of this transaction's rows in microseconds, by the datetime's id:
         #: an event's time recurs in its order's row, the write time in every row, and
         #: the conversion (an offset call per value) was a tenth of an ingest's time
-        self._micros: _Micros = {}
+        self._micros: Micros = {}
+        #: the sales rows this transaction read (``read_heads``) and has not written since
+        self._stored: dict[str, _Stored] = {}
 
     def rejudge(self, order_ids: Collection[str]) -> int:
         illegal = 0
@@ -55,10 +63,15 @@ class SqliteOrderRepository(SqlOrderRepository):
         return illegal
 
     def _head_rows(self, order_ids: Collection[str]) -> Sequence[Sequence[Any]]:
-        rows = self._packed(apply_sql.SALES, judge_sql.HEAD_COLUMNS, order_ids)
-        for row in rows:
-            row[2] = from_micros(row[2])  # status_at, as UtcDateTime reads it
-        return rows
+        stored = self._stored
+        stored.update(dict.fromkeys(order_ids))  # no row, unless read below
+        heads = []
+        for order_id, status, at, rank, event_id, count, awaiting in self._packed(
+            apply_sql.SALES, _HEAD_READ, order_ids
+        ):
+            stored[order_id] = (at, rank, event_id, count, awaiting)
+            heads.append((order_id, status, from_micros(at), rank, event_id, count))
+        return heads
 
     def _all_inserted(self, result: Result[*tuple[Any, ...]], rows: int) -> bool:
         return self._inserted == rows
@@ -70,9 +83,12 @@ class SqliteOrderRepository(SqlOrderRepository):
         micros = self._micros
         rows = [plan.convert(v, micros) for v in values]
         if table is not apply_sql.HISTORY:
-            # every row is inserted or updated: read back what RETURNING would give
             self._execute(plan, rows)
-            found: list[Any] = self._packed(table, plan.returning, [row[plan.key] for row in rows])
+            if plan.returning != _UPSERTED:
+                raise AssertionError(f"the sales upsert returns {plan.returning}")
+            found: list[Any] | None = self._merged(rows)
+            if found is None:  # a row this transaction did not read: read back what it holds
+                found = self._packed(table, plan.returning, [row[plan.key] for row in rows])
             return IteratorResult(SimpleResultMetaData(plan.returning), map(tuple, found))
         # The ids stored already, looked up first: the insert then returns nothing, and
         # the batch's write lock (BEGIN IMMEDIATE) keeps the answer true until commit.
@@ -85,6 +101,37 @@ class SqliteOrderRepository(SqlOrderRepository):
         found = [(row[plan.key],) for row in new] if stored else []
         self._inserted = len(rows) if not stored else -1
         return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
+
+    def _merged(self, rows: Sequence[Sequence[Any]]) -> list[Any] | None:
+        """What the sales upsert of ``rows`` returns, worked out from the rows this
+        transaction read before it, as the upsert merges them (the later status by
+        ``(status_at, status_rank, status_event_id)``, counts added, awaiting while
+        both are); ``None`` if some order's row was not read. No other connection
+        writes until this transaction ends (BEGIN IMMEDIATE), so what was read is
+        what the upsert met: reading it back cost a tenth of the database's work."""
+        stored = self._stored
+        order, at, rank, event, count, awaiting = (
+            _SALES_AT[name]
+            for name in (
+                "order_id", "status_at", "status_rank", "status_event_id", "event_count",
+                "awaiting_creation",
+            )
+        )  # fmt: skip
+        if not all(row[order] in stored for row in rows):
+            return None
+        merged = []
+        for row in rows:
+            before = stored.pop(row[order])  # written now: a later write reads it again
+            if before is None:
+                merged.append((row[order], row[event], row[awaiting], row[count]))
+                continue
+            event_id = row[event]
+            if (row[at], row[rank], event_id) <= before[:3]:
+                event_id = before[2]
+            merged.append(
+                (row[order], event_id, row[awaiting] and before[4], row[count] + before[3])
+            )
+        return merged
 
     def _execute(self, plan: _ValuesPlan, rows: Sequence[Sequence[Any]]) -> int:
         """Run ``plan`` over ``rows`` without RETURNING; the rows it changed."""
@@ -108,16 +155,13 @@ class SqliteOrderRepository(SqlOrderRepository):
         return rows
 
 
-#: a NULL as the driver binds it fastest: SQLite stores a NaN bound as a double as
-#: NULL (``sqlite3_bind_double``), and no value written here is ever a NaN
-NULL = float("nan")
 #: bound values per statement: SQLite's smallest default limit (3.32 on)
 _MAX_VARIABLES = 32766
 
 
 class _ValuesPlan:
     """A statement as SQL text with a ``VALUES`` list of any length (its RETURNING clause
-    left out), and the per-column conversion of a row to the driver's values."""
+    left out), and the conversion of a row to the driver's values."""
 
     def __init__(self, statement: Insert, table: Table) -> None:
         names = row_columns(table)
@@ -138,10 +182,8 @@ class _ValuesPlan:
         #: the position of the primary key in a row
         self.key = names.index(key.name)
         self.rows_per_statement = _MAX_VARIABLES // len(names)
-        types = [table.c[name].type for name in names]
-        self._times = [i for i, t in enumerate(types) if isinstance(t, UtcDateTime)]
-        self._numbers = [i for i, t in enumerate(types) if isinstance(t, Numeric)]
-        self._flags = [i for i, t in enumerate(types) if isinstance(t, Boolean)]
+        #: a row of model values as the driver binds them
+        self.convert = row_converter(table, names)
 
     def statements(self, rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
         """SQL text and flat parameters of each statement that writes ``rows`` (without
@@ -150,30 +192,6 @@ class _ValuesPlan:
             chunk = rows[start : start + self.rows_per_statement]
             sql = self._head + ", ".join([self._one] * len(chunk)) + self._tail
             yield sql, tuple(chain.from_iterable(chunk))
-
-    def convert(self, values: tuple[Any, ...], micros: _Micros) -> list[Any]:
-        """``values`` as the driver binds them; ``micros`` remembers converted times
-        (it holds each datetime, so no id is reused while it is kept).
-
-        ``None`` becomes :data:`NULL` and a flag an integer: the driver binds a float,
-        an integer or a string directly, but looks up an adapter for any other value
-        (``None`` and ``bool`` included), ten times the cost (measured 494 against
-        53 ns a value); a sales row holds a dozen NULLs.
-        """
-        row: list[Any] = [NULL if value is None else value for value in values]
-        for i in self._times:
-            if (at := row[i]) is not NULL:
-                known = micros.get(id(at))
-                if known is None:
-                    known = micros[id(at)] = (at, utc_micros(at))
-                row[i] = known[1]
-        for i in self._numbers:
-            if (number := row[i]) is not NULL:
-                row[i] = float(number)  # as SQLAlchemy binds Numeric on SQLite
-        for i in self._flags:
-            if (flag := row[i]) is not NULL:
-                row[i] = 1 if flag else 0  # as SQLAlchemy binds Boolean on SQLite
-        return row
 
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from consumer.apply import Checkpoint, apply_batch
+from consumer.apply import Checkpoint, apply_batch, prepare
 from consumer.batch import ReceivedEvent
 from consumer.errors import PartitionFenced
-from consumer.ports import PartitionOwner
+from consumer.ports import PartitionOwner, SaleState
 from domain.events import Event
 from domain.lifecycle import OrderStatus as S
 from domain.order import fold
@@ -225,6 +225,27 @@ class TestSqliteRepository(RepositoryContract):
     def test_rows_travel_as_values_lists(self, engine: Engine) -> None:
         with SqlUnitOfWork(engine) as uow:
             assert isinstance(uow.orders, SqliteOrderRepository)
+
+    @pytest.mark.parametrize("heads_read", [True, False])
+    def test_the_upsert_reports_the_state_its_rows_hold(
+        self, engine: Engine, heads_read: bool
+    ) -> None:
+        # worked out from the heads this transaction read, or read back without them
+        apply(engine, created("A"), changed(S.PACKED, "A", hours=5), changed(S.APPROVED, "B"))
+        batch = [changed(S.APPROVED, "A", hours=1), changed(S.SHIPPED, "B", hours=3)]
+        prepared = prepare([ReceivedEvent(e) for e in [*batch, created("B"), created("C")]])
+        with SqlUnitOfWork(engine) as uow:
+            if heads_read:
+                uow.orders.read_heads(prepared.by_order.keys())
+            states = uow.orders.upsert_sales(list(prepared.folded.values()))
+            held = uow.connection.execute(
+                text("SELECT order_id, status_event_id, awaiting_creation, event_count FROM sales")
+            ).all()
+        assert {s.order_id: s for s in states} == {
+            order: SaleState(order, event_id, bool(awaiting), count)
+            for order, event_id, awaiting, count in held
+        }
+        assert {s.order_id: s.event_count for s in states} == {"A": 3, "B": 3, "C": 1}
 
     def test_nulls_and_flags_are_stored_as_nulls_and_integers(self, engine: Engine) -> None:
         # the repository binds a NULL as a NaN and a flag as 0/1 (the driver's fast path)
