@@ -32,6 +32,11 @@ _Stored = tuple[int, int, str, int, int] | None
 #: the ``sales`` columns a head is read with here: the head's, and awaiting_creation
 _HEAD_READ = (*judge_sql.HEAD_COLUMNS, "awaiting_creation")
 _SALES_AT = {name: i for i, name in enumerate(row_columns(apply_sql.SALES))}
+_HISTORY_ORDER = row_columns(apply_sql.HISTORY).index("order_id")
+#: the rowid of the last history row: a row inserted later has a greater one
+_LAST_HISTORY_ROWID = f"SELECT coalesce(max(rowid), 0) FROM {apply_sql.HISTORY.name}"
+#: ``_stored.get``'s answer for an order whose row this transaction did not read
+_UNREAD = ()
 #: the state of each order's row after the upsert, as its RETURNING clause names it
 _UPSERTED = ["order_id", "status_event_id", "awaiting_creation", "event_count"]
 
@@ -90,16 +95,36 @@ class SqliteOrderRepository(SqlOrderRepository):
             if found is None:  # a row this transaction did not read: read back what it holds
                 found = self._packed(table, plan.returning, [row[plan.key] for row in rows])
             return IteratorResult(SimpleResultMetaData(plan.returning), map(tuple, found))
-        # The ids stored already, looked up first: the insert then returns nothing, and
-        # the batch's write lock (BEGIN IMMEDIATE) keeps the answer true until commit.
-        ids = [row[plan.key] for row in rows]
-        stored = {key for (key,) in self._packed(table, plan.returning, ids)}
-        new = [row for row in rows if row[plan.key] not in stored] if stored else rows
-        self._inserted = self._execute(plan, new)
-        if self._inserted != len(new):
-            raise RuntimeError(f"{len(new) - self._inserted} history rows appeared meanwhile")
-        found = [(row[plan.key],) for row in new] if stored else []
+        return self._append(plan, rows)
+
+    def _append(self, plan: _ValuesPlan, rows: Sequence[Sequence[Any]]) -> Result[*tuple[Any, ...]]:
+        """Insert the history ``rows`` whose ids are not stored yet; their ids as the
+        insert's RETURNING clause would give them.
+
+        The stored ids are looked up first, so the insert returns nothing; the batch's
+        write lock (BEGIN IMMEDIATE) keeps the answer true until commit. Only the ids of
+        events whose order has a ``sales`` row, or was not read, are looked up: an event
+        and its order's row are written in one transaction, so another event's id is
+        stored only if an event of another order took it, which the insert's count
+        shows. Two thirds of a file's events belong to orders new to their batch.
+        """
+        key, order = plan.key, _HISTORY_ORDER
+        orders = self._stored
+        looked_up = [row[key] for row in rows if orders.get(row[order], _UNREAD) is not None]
+        stored = {k for (k,) in self._packed(apply_sql.HISTORY, plan.returning, looked_up)}
+        new = [row for row in rows if row[key] not in stored] if stored else rows
+        before = self._conn.exec_driver_sql(_LAST_HISTORY_ROWID).scalar_one()
+        inserted = self._execute(plan, new)
+        if inserted != len(new):  # an id taken by another order's event: which ones
+            taken = self._packed(
+                apply_sql.HISTORY, plan.returning, [row[key] for row in new], f"rowid <= {before}"
+            )
+            stored.update(k for (k,) in taken)
+            new = [row for row in new if row[key] not in stored]
+            if inserted != len(new):
+                raise RuntimeError(f"{len(new) - inserted} history rows appeared meanwhile")
         self._inserted = len(rows) if not stored else -1
+        found = [(row[key],) for row in new] if stored else []
         return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
 
     def _merged(self, rows: Sequence[Sequence[Any]]) -> list[Any] | None:
@@ -141,14 +166,17 @@ class SqliteOrderRepository(SqlOrderRepository):
         return changed
 
     def _packed(
-        self, table: Table, columns: Sequence[str], keys: Collection[str]
+        self, table: Table, columns: Sequence[str], keys: Collection[str], where: str = ""
     ) -> list[list[Any]]:
         """``columns`` (text or integers) of the rows of ``table`` whose primary key is
-        in ``keys``, fetched as one JSON value."""
+        in ``keys`` (and that meet ``where``), fetched as one JSON value."""
+        if not keys:
+            return []
         (key,) = table.primary_key.columns
         sql = (
             f"SELECT json_group_array(json_array({', '.join(columns)})) FROM {table.name}"
             f" WHERE {key.name} IN (SELECT value FROM json_each(?))"
+            + (f" AND {where}" if where else "")
         )
         text = self._conn.exec_driver_sql(sql, (json.dumps(list(keys)),)).scalar_one()
         rows: list[list[Any]] = json.loads(text)

@@ -134,6 +134,20 @@ class RepositoryContract(MigratedBackendCase):
         apply(engine, created(hours=3, customer_id="LATER"))
         assert sale(engine)["customer_id"] == "EARLY"
 
+    def test_an_id_taken_by_an_event_of_another_order_is_a_conflict(self, engine: Engine) -> None:
+        first = changed(S.APPROVED, "A")
+        apply(engine, created("A"), first)
+        taken = changed(S.SHIPPED, "B", event_id=first.event_id)  # B has no row yet
+        outcome = apply_batch(
+            [ReceivedEvent(taken), ReceivedEvent(created("C"))], SqlUnitOfWork(engine)
+        )
+        assert (outcome.applied, outcome.conflicting) == (1, 1)
+        assert outcome.conflicts[0].received.event == taken
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT order_id FROM order_history ORDER BY 1")).all()
+            orders = conn.execute(text("SELECT order_id FROM sales ORDER BY 1")).all()
+        assert [r for (r,) in rows] == ["A", "A", "C"] and [o for (o,) in orders] == ["A", "C"]
+
     def test_offsets_only_move_forward(self, engine: Engine) -> None:
         for offset in (10, 4, 12):
             apply_batch([], SqlUnitOfWork(engine), checkpoint=Checkpoint("g", {("t", 1): offset}))
