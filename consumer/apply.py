@@ -201,11 +201,18 @@ def apply_events(
     stale, changed_meanwhile = _compare_rows(rows, folded, heads)
     rejudged = orders.rejudge((judged.rejudge & folded.keys()) | changed_meanwhile)
     awaiting = {row.order_id for row in rows if row.awaiting_creation}
-    orphaned = sum(
-        1
-        for received in appended
-        if isinstance(received.event, StatusChanged) and received.event.order_id in awaiting
-    )
+    if len(appended) == len(prepared.unique):  # every event is new: count by order
+        orphaned = sum(
+            isinstance(event, StatusChanged)
+            for order_id in awaiting
+            for _, _, event in prepared.by_order[order_id]
+        )
+    else:
+        orphaned = sum(
+            1
+            for received in appended
+            if isinstance(received.event, StatusChanged) and received.event.order_id in awaiting
+        )
     return BatchOutcome(
         received=prepared.received,
         applied=len(appended),

@@ -162,12 +162,17 @@ class SqlOrderRepository(ABC):
     @abstractmethod
     def _write(self, table: Table, values: Sequence[tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
         """The history insert or the sales upsert of ``values`` (in
-        ``apply_sql.row_columns`` order); returns the statement's rows."""
+        ``apply_sql.row_columns`` order); returns the statement's rows (the history
+        insert's may be kept instead: :meth:`_all_inserted`, :meth:`_inserted_ids`)."""
 
     def _all_inserted(self, result: Result[*tuple[Any, ...]], rows: int) -> bool:
         """Whether the history insert ``result`` is known to have inserted all ``rows``
         without reading its returned ids (``False``: read them)."""
         return False
+
+    def _inserted_ids(self, result: Result[*tuple[Any, ...]]) -> Collection[str]:
+        """The ids the history insert ``result`` inserted (read when not all were)."""
+        return set(result.scalars().all())
 
     def _statement(self, table: Table) -> Insert:
         """The merge statement of ``table``'s rows (the history insert, the sales upsert)."""
@@ -213,7 +218,7 @@ class SqlOrderRepository(ABC):
         if self._all_inserted(result, len(values)):  # the usual case: no id known before
             result.close()
             return list(events.values())
-        inserted = set(result.scalars().all())
+        inserted = self._inserted_ids(result)
         return [received for key, received in events.items() if key in inserted]
 
     def read_payloads(self, event_ids: Collection[str]) -> dict[str, str]:

@@ -46,6 +46,8 @@ class SqliteOrderRepository(SqlOrderRepository):
 
     #: rows the last history insert added (-1: some were stored already)
     _inserted = -1
+    #: the ids the last history insert added, when some were stored already
+    _new: Collection[str] = frozenset()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,6 +83,9 @@ class SqliteOrderRepository(SqlOrderRepository):
     def _all_inserted(self, result: Result[*tuple[Any, ...]], rows: int) -> bool:
         return self._inserted == rows
 
+    def _inserted_ids(self, result: Result[*tuple[Any, ...]]) -> Collection[str]:
+        return self._new  # the insert returns nothing: the ids it was given
+
     def _write(self, table: Table, values: Sequence[tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
         # Straight to the driver: SQLAlchemy's per-value bind processing cost as much
         # as SQLite's own work here. Values are converted per column, as the types would.
@@ -98,8 +103,9 @@ class SqliteOrderRepository(SqlOrderRepository):
         return self._append(plan, rows)
 
     def _append(self, plan: _ValuesPlan, rows: Sequence[Sequence[Any]]) -> Result[*tuple[Any, ...]]:
-        """Insert the history ``rows`` whose ids are not stored yet; their ids as the
-        insert's RETURNING clause would give them.
+        """Insert the history ``rows`` whose ids are not stored yet. What the insert's
+        RETURNING clause would give is kept instead: how many (``_inserted``) and, when
+        some were stored already, their ids (``_new``).
 
         The stored ids are looked up first, so the insert returns nothing; the batch's
         write lock (BEGIN IMMEDIATE) keeps the answer true until commit. Only the ids of
@@ -124,8 +130,8 @@ class SqliteOrderRepository(SqlOrderRepository):
             if inserted != len(new):
                 raise RuntimeError(f"{len(new) - inserted} history rows appeared meanwhile")
         self._inserted = len(rows) if not stored else -1
-        found = [(row[key],) for row in new] if stored else []
-        return IteratorResult(SimpleResultMetaData(plan.returning), iter(found))
+        self._new = {row[key] for row in new} if stored else set()
+        return IteratorResult(SimpleResultMetaData(plan.returning), iter([]))
 
     def _merged(self, rows: Sequence[Sequence[Any]]) -> list[Any] | None:
         """What the sales upsert of ``rows`` returns, worked out from the rows this

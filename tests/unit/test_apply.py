@@ -41,6 +41,16 @@ def test_a_duplicate_in_the_batch_and_across_batches_changes_nothing() -> None:
     assert uow.orders.upserts == upserts  # history drives state: no new event, no upsert
 
 
+def test_only_applied_status_changes_of_orders_awaiting_creation_are_orphaned() -> None:
+    uow = FakeUnitOfWork()
+    first = changed(S.APPROVED)
+    two = apply_batch(received(first, changed(S.PACKED, hours=2), created("ORD-2")), uow)
+    assert (two.applied, two.orphaned) == (3, 2)
+    # a known event in the batch: only the one applied counts
+    one = apply_batch(received(first, changed(S.SHIPPED, hours=3)), uow)
+    assert (one.applied, one.duplicates, one.orphaned) == (1, 1, 1)
+
+
 def test_an_event_older_than_the_current_status_is_stale() -> None:
     uow = FakeUnitOfWork()
     apply_batch(received(created(), changed(S.APPROVED, hours=2)), uow)
