@@ -139,7 +139,8 @@ class SqliteOrderRepository(SqlOrderRepository):
         ``(status_at, status_rank, status_event_id)``, counts added, awaiting while
         both are); ``None`` if some order's row was not read. No other connection
         writes until this transaction ends (BEGIN IMMEDIATE), so what was read is
-        what the upsert met: reading it back cost a tenth of the database's work."""
+        what the upsert met; reading it back was one more statement a batch (0.2 s of
+        a 163k-event ingest)."""
         stored = self._stored
         order, at, rank, event, count, awaiting = (
             _SALES_AT[name]

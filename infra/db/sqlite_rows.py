@@ -9,8 +9,8 @@ a NaN bound as a double as NULL (``sqlite3_bind_double``), so a NULL is bound as
 (``models.UtcDateTime``).
 
 The conversion of a row is a function written for its table's columns, so a row
-is converted in one call with no loop over its columns (a history row in 1.7
-against 2.6 us with loops over the times, numbers and flags).
+is converted in one call with no loop over its columns (163k history rows in 0.32 s
+against 0.42 s with loops over the times, numbers and flags).
 """
 
 from __future__ import annotations
